@@ -1,0 +1,98 @@
+"""A record of the run: versions, Keras backend, device, and the machine-readable summary JSON.
+
+>>> record = environment_record()                          # doctest: +SKIP
+>>> record["backend"], record["device"]                     # doctest: +SKIP
+('jax', 'NVIDIA H100 80GB HBM3')
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from assignment_utils.logs import summarize_run
+
+_PACKAGES = ("keras", "numpy", "pandas", "matplotlib", "tensorflow", "tensorflow-cpu", "jax",
+             "jaxlib", "torch", "assignment-utils")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def accelerator() -> str:
+    """The accelerator Keras's backend computes on, e.g. 'NVIDIA H100 80GB HBM3', or 'CPU'."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform != "cpu"]
+        return gpus[0].device_kind if gpus else "CPU"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    return "CPU"
+
+
+def environment_record() -> dict[str, Any]:
+    """Python, platform, Keras backend, device and the installed versions that matter."""
+    import keras
+
+    versions = {p: v for p in _PACKAGES if (v := _version(p))}
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "backend": keras.backend.backend(),
+        "device": accelerator(),
+        "cpu_count": os.cpu_count(),
+        "versions": versions,
+    }
+
+
+def write_summary(path: str | os.PathLike, history: pd.DataFrame, params: int,
+                  **extra: Any) -> dict[str, Any]:
+    """Write the run's summary JSON (epochs, parameters, epoch-final and best validation accuracy,
+    seconds, compile estimate, environment) to ``path`` and return it. ``extra`` adds fields.
+
+    The compile estimate is the first epoch's time minus the median of the others (XLA compiles
+    during the first epoch).
+    """
+    run = summarize_run(history)
+    seconds = history["seconds"] if "seconds" in history else pd.Series(dtype=float)
+    compile_seconds = (float(seconds.iloc[0] - seconds.iloc[1:].median())
+                       if len(seconds) > 1 else None)
+    summary = {
+        "epochs": run.epochs,
+        "params": int(params),
+        "final_val_acc": run.final_val_acc,
+        "best_val_acc": run.best_val_acc,
+        "best_epoch": run.best_epoch,
+        "train_seconds": float(seconds.sum()) if len(seconds) else None,
+        "compile_seconds_estimate": compile_seconds,
+        **extra,
+        **environment_record(),
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(summary, indent=2, default=float))
+    return summary

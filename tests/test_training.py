@@ -1,0 +1,170 @@
+"""Training from a config on real CIFAR-10 images: history schema, checkpoints, resume, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from assignment_utils.data import SAMPLE_PATH, load_cifar10
+from assignment_utils.models import separable_net
+from assignment_utils.training import TrainConfig, make_optimizer, standardize, train
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = dict(batch_size=50, learning_rate=0.05, warmup_epochs=1, cutout=4)
+
+
+
+def _tiny_model():
+    keras.utils.set_random_seed(0)
+    return separable_net(widths=(8, 16), stem_width=8)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_cifar10(SAMPLE_PATH)
+
+
+def test_standardize_matches_cifar_statistics():
+    data = load_cifar10(SAMPLE_PATH)
+    x = standardize(data.x_train)
+    assert x.dtype == np.float32 and x.shape == data.x_train.shape
+    assert np.all(np.abs(x.mean(axis=(0, 1, 2))) < 0.3) and np.all(np.abs(x.std(axis=(0, 1, 2)) - 1) < 0.2)
+    with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
+        standardize(data.x_train[..., 0])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": 0}, "epochs"), ({"epochs": 2.5}, "epochs"), ({"batch_size": -1}, "batch_size"),
+    ({"batch_size": True}, "batch_size"), ({"learning_rate": 0}, "learning_rate"),
+    ({"learning_rate": "0.1"}, "learning_rate"), ({"optimizer": "rmsprop"}, "optimizer"),
+    ({"schedule": "step"}, "schedule"), ({"warmup_epochs": 51}, "warmup_epochs"),
+    ({"momentum": 1.0}, "momentum"), ({"label_smoothing": -0.1}, "label_smoothing"),
+    ({"weight_decay": -1e-4}, "weight_decay"), ({"cutout": -2}, "cutout"),
+    ({"verbose": 3}, "verbose"), ({"seed": 1.5}, "seed"), ({"steps_per_execution": 0}, "steps_per_execution"),
+])
+def test_config_rejects_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    config = TrainConfig(epochs=10, learning_rate=0.4, warmup_epochs=2)
+    schedule = make_optimizer(config, steps_per_epoch=100)._learning_rate
+    values = [float(schedule(step)) for step in (0, 100, 200, 600, 1000)]
+    assert values[0] == pytest.approx(0.0, abs=1e-6)
+    assert values[1] == pytest.approx(0.2, rel=1e-3)
+    assert values[2] == pytest.approx(0.4, rel=1e-3)
+    assert values[2] > values[3] > values[4]
+    assert values[4] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_train_returns_history_and_writes_log_config_and_model(tmp_path, sample):
+    model = _tiny_model()
+    config = TrainConfig(epochs=2, **SMALL, verbose=0)
+    history = train(model, (sample.x_train, sample.y_train), (sample.x_test, sample.y_test),
+                    config, tmp_path)
+    assert list(history["epoch"]) == [1, 2]
+    for column in ("loss", "acc", "val_loss", "val_acc", "seconds", "learning_rate"):
+        assert history[column].notna().all(), column
+    assert history["val_acc"].between(0, 1).all()
+    assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 2
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    x = standardize(sample.x_test[:8])
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_finished_run_is_not_trained_again(tmp_path, sample):
+    config = TrainConfig(epochs=1, **SMALL, verbose=0)
+    data = (sample.x_train, sample.y_train), (sample.x_test, sample.y_test)
+    first = train(_tiny_model(), *data, config, tmp_path)
+    again_model = _tiny_model()
+    again = train(again_model, *data, config, tmp_path)
+    pd.testing.assert_frame_equal(first, again)
+    assert len(pd.read_csv(tmp_path / "log.csv")) == 1
+
+
+def test_other_config_in_same_output_dir_is_refused(tmp_path, sample):
+    data = (sample.x_train, sample.y_train), (sample.x_test, sample.y_test)
+    train(_tiny_model(), *data, TrainConfig(epochs=1, **SMALL, verbose=0), tmp_path)
+    with pytest.raises(ValueError, match=r"different config.*learning_rate"):
+        train(_tiny_model(), *data, TrainConfig(epochs=1, **{**SMALL, "learning_rate": 0.1}), tmp_path)
+
+
+def test_bad_inputs_are_rejected(tmp_path, sample):
+    config = TrainConfig(epochs=1, **SMALL)
+    good = (sample.x_train, sample.y_train)
+    with pytest.raises(ValueError, match="labels must be in 0..9"):
+        train(_tiny_model(), (sample.x_train, sample.y_train + 10), good, config, tmp_path)
+    with pytest.raises(ValueError, match="train_data"):
+        train(_tiny_model(), (sample.x_train, sample.y_train[:5]), good, config, tmp_path)
+    with pytest.raises(ValueError, match="validation_data must be a pair"):
+        train(_tiny_model(), good, sample.x_test, config, tmp_path)
+    with pytest.raises(TypeError, match="TrainConfig"):
+        train(_tiny_model(), good, good, {"epochs": 1}, tmp_path)
+
+
+RUN_SCRIPT = textwrap.dedent(f"""
+    import sys, keras
+    from assignment_utils.data import SAMPLE_PATH, load_cifar10
+    from assignment_utils.models import separable_net
+    from assignment_utils.training import TrainConfig, train
+    data = load_cifar10(SAMPLE_PATH)
+    keras.utils.set_random_seed(0)
+    model = separable_net(widths=(8, 16), stem_width=8)
+    config = TrainConfig(epochs=int(sys.argv[2]), verbose=0, **{SMALL!r})
+    history = train(model, (data.x_train, data.y_train), (data.x_test, data.y_test), config, sys.argv[1])
+    print("EPOCHS", list(history["epoch"]))
+""")
+
+
+def _run(output_dir, epochs, backend="tensorflow", **popen):
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", RUN_SCRIPT, str(output_dir), str(epochs)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+@pytest.mark.slow
+def test_run_killed_mid_training_resumes_to_exactly_the_requested_epochs(tmp_path):
+    """A real interruption: the training process is killed (SIGKILL, like a lost Colab runtime)
+    once two epochs are logged; a new process with the same output_dir finishes the run."""
+    epochs = 6
+    process = _run(tmp_path, epochs)
+    log = tmp_path / "log.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if log.exists() and len(log.read_text().strip().splitlines()) >= 3:  # header + 2 epochs
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, f"training ended before it could be interrupted: {process.communicate()}"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    logged_before = len(pd.read_csv(log))
+    assert 2 <= logged_before < epochs
+
+    out, err = _run(tmp_path, epochs).communicate(timeout=300)
+    assert f"EPOCHS {list(range(1, epochs + 1))}" in out, err[-2000:]
+    csv = pd.read_csv(log)
+    assert list(csv["epoch"]) == list(range(epochs))  # CSVLogger counts from 0; no duplicates
+    # The optimizer state came back too: the schedule continues where it stopped.
+    schedule = make_optimizer(TrainConfig(epochs=epochs, **SMALL), steps_per_epoch=4)._learning_rate
+    expected = [float(schedule(4 * (e + 1))) for e in range(epochs)]
+    np.testing.assert_allclose(csv["learning_rate"], expected, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_training_runs_on_other_backends(tmp_path, backend):
+    pytest.importorskip(backend)
+    out, err = _run(tmp_path, 2, backend=backend).communicate(timeout=300)
+    assert "EPOCHS [1, 2]" in out, err[-2000:]
+    assert (tmp_path / "model.keras").exists()
