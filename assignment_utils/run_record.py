@@ -70,26 +70,41 @@ def environment_record() -> dict[str, Any]:
     }
 
 
+def epoch_timing(history: pd.DataFrame) -> dict[str, float | None]:
+    """Timing of a run from its per-epoch ``seconds``: the steady ``seconds_per_epoch`` (median of
+    epochs 2..N), ``compile_seconds`` (first epoch minus that, at least 0: XLA compiles during the
+    first epoch; None with one epoch), ``total_seconds`` and ``train_seconds`` (total minus compile).
+
+    >>> epoch_timing(pd.DataFrame({"seconds": [10.0, 2.0, 2.2]}))["compile_seconds"]
+    7.9
+    """
+    if "seconds" not in history or history["seconds"].isna().all():
+        raise ValueError("history has no 'seconds' column: train with assignment_utils.training")
+    seconds = history["seconds"].astype(float)
+    total = float(seconds.sum())
+    if len(seconds) < 2:
+        return {"seconds_per_epoch": total, "compile_seconds": None, "total_seconds": total,
+                "train_seconds": total}
+    per_epoch = float(seconds.iloc[1:].median())
+    compile_seconds = max(round(float(seconds.iloc[0]) - per_epoch, 6), 0.0)
+    return {"seconds_per_epoch": per_epoch, "compile_seconds": compile_seconds,
+            "total_seconds": total, "train_seconds": total - compile_seconds}
+
+
 def write_summary(path: str | os.PathLike, history: pd.DataFrame, params: int,
                   **extra: Any) -> dict[str, Any]:
     """Write the run's summary JSON (epochs, parameters, epoch-final and best validation accuracy,
-    seconds, compile estimate, environment) to ``path`` and return it. ``extra`` adds fields.
-
-    The compile estimate is the first epoch's time minus the median of the others (XLA compiles
-    during the first epoch).
+    timing from :func:`epoch_timing`, environment) to ``path`` and return it. ``extra`` adds
+    fields.
     """
     run = summarize_run(history)
-    seconds = history["seconds"] if "seconds" in history else pd.Series(dtype=float)
-    compile_seconds = (float(seconds.iloc[0] - seconds.iloc[1:].median())
-                       if len(seconds) > 1 else None)
     summary = {
         "epochs": run.epochs,
         "params": int(params),
         "final_val_acc": run.final_val_acc,
         "best_val_acc": run.best_val_acc,
         "best_epoch": run.best_epoch,
-        "train_seconds": float(seconds.sum()) if len(seconds) else None,
-        "compile_seconds_estimate": compile_seconds,
+        **epoch_timing(history),
         **extra,
         **environment_record(),
     }

@@ -95,6 +95,12 @@ def test_run_record_and_summary(tmp_path):
     assert saved == json.loads(json.dumps(summary))
     assert (saved["epochs"], saved["final_val_acc"], saved["best_val_acc"], saved["best_epoch"]) \
         == (3, 0.65, 0.7, 2)
-    assert saved["train_seconds"] == pytest.approx(14.2)
-    assert saved["compile_seconds_estimate"] == pytest.approx(7.9)
+    assert saved["total_seconds"] == pytest.approx(14.2)
+    assert saved["seconds_per_epoch"] == pytest.approx(2.1)
+    assert saved["compile_seconds"] == pytest.approx(7.9)
+    assert saved["train_seconds"] == pytest.approx(6.3)
     assert saved["params"] == 85_653 and saved["seed"] == 3 and saved["backend"]
+    assert write_summary(tmp_path / "y.json", history.assign(seconds=[1.0, 2.0, 2.0]),
+                         params=1)["compile_seconds"] == 0.0  # noise can make epoch 1 faster
+    with pytest.raises(ValueError, match="no 'seconds' column"):
+        write_summary(tmp_path / "x.json", history.drop(columns="seconds"), params=1)

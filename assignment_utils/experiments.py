@@ -1,0 +1,104 @@
+"""Reported runs: train ``separable_net`` for several seeds and write one results row per run.
+
+With ``holdout=N`` the model trains on the training set minus a class-balanced split of ``N``
+images and is scored on that split, never on the test set: use it to choose an architecture or a
+recipe. Without it, the model trains on all 50,000 images and is scored on the test set: use it
+only for the final, reported runs.
+
+Command line (one process per seed can share a GPU)::
+
+    python -m assignment_utils.experiments --data cifar10.npz --seeds 0 1 2 --out results/runs.csv
+    python -m assignment_utils.experiments --data cifar10.npz --holdout 5000 --widths 64 96 128 \\
+        --out results/selection_w64.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import pandas as pd
+
+from assignment_utils.data import Cifar10, load_cifar10, train_val_split
+from assignment_utils.evaluation import evaluate
+from assignment_utils.logs import summarize_run
+from assignment_utils.models import separable_net
+from assignment_utils.run_record import environment_record, epoch_timing
+from assignment_utils.training import TrainConfig, train
+
+RUN_COLUMNS = ["seed", "epochs", "params", "final_val_acc", "best_val_acc", "tta_val_acc",
+               "train_seconds", "compile_seconds", "device", "backend", "keras_version"]
+
+
+def run_seeds(data: Cifar10, seeds: Sequence[int], config: TrainConfig,
+              output_root: str | os.PathLike, holdout: int | None = None,
+              model_kwargs: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Train one ``separable_net(**model_kwargs)`` per seed; a row per run (``RUN_COLUMNS`` plus
+    ``validation``: "test" or "holdout-N", and the model and config as text)."""
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    if holdout is None:
+        train_data, validation, split = (data.x_train, data.y_train), (data.x_test, data.y_test), "test"
+    else:
+        train_data, validation = train_val_split(data.x_train, data.y_train, holdout, seed=0)
+        split = f"holdout-{holdout}"
+    environment = environment_record()
+    rows = []
+    for seed in seeds:
+        run_config = TrainConfig(**{**config.to_dict(), "seed": int(seed)})
+        keras.utils.set_random_seed(int(seed))
+        model = separable_net(**(model_kwargs or {}))
+        history = train(model, train_data, validation, run_config,
+                        Path(output_root) / f"{split}-seed{seed}")
+        run, timing = summarize_run(history), epoch_timing(history)
+        rows.append({
+            "seed": int(seed), "epochs": run.epochs, "params": model.count_params(),
+            "final_val_acc": run.final_val_acc, "best_val_acc": run.best_val_acc,
+            "tta_val_acc": evaluate(model, *validation).flip_accuracy,
+            "train_seconds": timing["train_seconds"], "compile_seconds": timing["compile_seconds"],
+            "device": environment["device"], "backend": environment["backend"],
+            "keras_version": keras.__version__, "validation": split,
+            "model": repr(model_kwargs or {}), "config": repr(run_config)})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=None, help="CIFAR-10 .npz or folder (default: Keras)")
+    parser.add_argument("--subset", type=int, default=None, help="class-balanced training subset")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--holdout", type=int, default=None,
+                        help="score on N held-out training images instead of the test set")
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--learning-rate", type=float, default=0.2)
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--cutout", type=int, default=8)
+    parser.add_argument("--widths", type=int, nargs="+", default=[48, 96, 128])
+    parser.add_argument("--stem-width", type=int, default=32)
+    parser.add_argument("--kernel-size", type=int, default=3)
+    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--output-root", default="runs/experiments")
+    parser.add_argument("--out", default="results/runs.csv")
+    args = parser.parse_args(argv)
+    data = load_cifar10(args.data, subset=args.subset)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, cutout=args.cutout,
+                         steps_per_execution=args.steps_per_execution,
+                         warmup_epochs=min(2, args.epochs))
+    model_kwargs = {"widths": tuple(args.widths), "stem_width": args.stem_width,
+                    "kernel_size": args.kernel_size, "dropout": args.dropout}
+    table = run_seeds(data, args.seeds, config, args.output_root, args.holdout, model_kwargs)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    print(table[RUN_COLUMNS + ["validation"]].to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The speed benchmark and the seed/holdout runner, as CPU smoke runs on the real sample."""
+
+import pandas as pd
+import pytest
+
+from assignment_utils import benchmark, experiments
+from assignment_utils.data import SAMPLE_PATH, load_cifar10
+from assignment_utils.training import TrainConfig
+
+pytestmark = pytest.mark.slow
+
+
+def test_benchmark_compares_naive_fit_and_pipeline(tmp_path, capsys):
+    out = tmp_path / "benchmark.csv"
+    assert benchmark.main(["--data", str(SAMPLE_PATH), "--epochs", "2", "--batch-size", "50",
+                           "--steps-per-execution", "2", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == benchmark.COLUMNS
+    assert sorted(zip(table.pipeline, table.model)) == sorted(
+        (p, m) for p in benchmark.PIPELINES for m in benchmark.MODELS)
+    assert (table.epochs == 2).all() and (table.seconds_per_epoch > 0).all()
+    assert table.val_acc.between(0, 1).all() and (table.backend == "tensorflow").all()
+    printed = capsys.readouterr().out
+    assert "device: CPU" in printed and "naive" in printed and "pipeline" in printed
+
+
+def test_benchmark_rejects_unknown_names():
+    data = load_cifar10(SAMPLE_PATH)
+    with pytest.raises(ValueError, match="unknown models/pipelines"):
+        benchmark.run_benchmark(data, 1, TrainConfig(), models=["resnet50"])
+
+
+def test_experiments_holdout_never_touches_the_test_set(tmp_path):
+    data = load_cifar10(SAMPLE_PATH)
+    poisoned = data._replace(y_test=data.y_test * 0 + 99)  # any use of the test labels would fail
+    table = experiments.run_seeds(poisoned, [3], TrainConfig(epochs=1, batch_size=50, warmup_epochs=0),
+                                  tmp_path, holdout=50, model_kwargs={"widths": (8, 16), "stem_width": 8})
+    row = table.iloc[0]
+    assert row.validation == "holdout-50" and row.seed == 3 and row.epochs == 1
+    assert 0 <= row.tta_val_acc <= 1 and row.params < 100_000
+    assert (tmp_path / "holdout-50-seed3" / "log.csv").exists()
+
+
+def test_experiments_cli_writes_the_runs_table(tmp_path):
+    out = tmp_path / "runs.csv"
+    assert experiments.main(["--data", str(SAMPLE_PATH), "--seeds", "0", "1", "--epochs", "2",
+                             "--batch-size", "50", "--widths", "8", "16", "--stem-width", "8",
+                             "--output-root", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns[:len(experiments.RUN_COLUMNS)]) == experiments.RUN_COLUMNS
+    assert table.seed.tolist() == [0, 1] and (table.validation == "test").all()
+    assert (table.final_val_acc <= table.best_val_acc).all()
+    with pytest.raises(ValueError, match="seeds is empty"):
+        experiments.run_seeds(load_cifar10(SAMPLE_PATH), [], TrainConfig(), tmp_path)
