@@ -24,26 +24,33 @@ def reference_model(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Se
 
     Exactly 94,911 parameters (93,815 trainable), as in the submitted model summary. Keras 2's
     ``SeparableConv2D(32, 3, 3, border_mode='same')`` is ``SeparableConv2D(32, 3, padding='same')``.
+    Layers get fixed names (``sepconv1``..``sepconv7``, ``bn1``, ``pool1``...) so tables of this
+    model read the same however many models were built before it.
     """
-    def separable(filters: int, kernel: int, **kwargs) -> layers.SeparableConv2D:
+    def separable(filters: int, kernel: int, index: int, **kwargs) -> layers.SeparableConv2D:
         return layers.SeparableConv2D(
             filters, kernel, use_bias=False, depthwise_initializer="he_uniform",
-            pointwise_initializer="he_uniform", **kwargs)
+            pointwise_initializer="he_uniform", name=f"sepconv{index}", **kwargs)
 
-    def block(filters: int) -> list[layers.Layer]:
-        return [separable(filters, 3, padding="same"), layers.BatchNormalization(),
-                layers.Activation("relu")]
+    def block(filters: int, index: int) -> list[layers.Layer]:
+        return [separable(filters, 3, index, padding="same"),
+                layers.BatchNormalization(name=f"bn{index}"),
+                layers.Activation("relu", name=f"relu{index}")]
+
+    def pool_and_drop(index: int, rate: float) -> list[layers.Layer]:
+        return [layers.MaxPooling2D(2, name=f"pool{index}"),
+                layers.Dropout(rate, name=f"dropout{index}")]
 
     return keras.Sequential(
         [
-            keras.Input(input_shape),
-            *block(32), *block(64), layers.MaxPooling2D(2), layers.Dropout(0.15),
-            *block(128), *block(156), layers.MaxPooling2D(2), layers.Dropout(0.2),
-            *block(168), layers.MaxPooling2D(2), layers.Dropout(0.25),
-            separable(168, 1, activation="relu"),
-            layers.SeparableConv2D(10, 4, use_bias=False),
-            layers.GlobalAveragePooling2D(),
-            layers.Activation("softmax"),
+            keras.Input(input_shape, name="image"),
+            *block(32, 1), *block(64, 2), *pool_and_drop(1, 0.15),
+            *block(128, 3), *block(156, 4), *pool_and_drop(2, 0.2),
+            *block(168, 5), *pool_and_drop(3, 0.25),
+            separable(168, 1, 6, activation="relu"),
+            layers.SeparableConv2D(10, 4, use_bias=False, name="sepconv7"),
+            layers.GlobalAveragePooling2D(name="gap"),
+            layers.Activation("softmax", name="softmax"),
         ],
         name="reference_model",
     )
