@@ -15,8 +15,12 @@ done
 [ -x .venv/bin/python ] || python3 -m venv .venv
 requirements=$(mktemp)
 trap 'rm -f "$requirements"' EXIT
-if [ "$cpu" = 1 ]; then sed 's/^tensorflow==/tensorflow-cpu==/' requirements.txt > "$requirements"
-else cp requirements.txt "$requirements"; fi
-[ "$backends" = 1 ] && cat requirements-backends.txt >> "$requirements"
+if [ "$cpu" = 1 ]; then sed 's/^tensorflow==/tensorflow-cpu==/' requirements.txt > "$requirements"; other=tensorflow
+else cp requirements.txt "$requirements"; other=tensorflow-cpu; fi
+# Both distributions install the same `tensorflow` package: keep only the one asked for.
+if .venv/bin/python -m pip show -q "$other" >/dev/null 2>&1; then
+  .venv/bin/python -m pip uninstall -y -q "$other"
+fi
+if [ "$backends" = 1 ]; then cat requirements-backends.txt >> "$requirements"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" 2> >(grep -v "is ignored: it is neither" >&2)
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
