@@ -9,12 +9,13 @@ Command line (one process per seed can share a GPU)::
 
     python -m assignment_utils.experiments --data cifar10.npz --seeds 0 1 2 --out results/runs.csv
     python -m assignment_utils.experiments --data cifar10.npz --holdout 5000 --widths 64 96 128 \\
-        --out results/selection_w64.csv
+        --set steps_per_execution=16 --set label_smoothing=0.2 --out results/selection_w64.csv
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -67,6 +68,27 @@ def run_seeds(data: Cifar10, seeds: Sequence[int], config: TrainConfig,
     return pd.DataFrame(rows)
 
 
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["learning_rate=0.4", "augment=false"]`` -> ``{"learning_rate": 0.4, "augment": False}``
+    for the fields of :class:`TrainConfig` (values are read as JSON, else kept as text).
+
+    >>> parse_overrides(["batch_size=256", "optimizer=adam"])
+    {'batch_size': 256, 'optimizer': 'adam'}
+    """
+    fields = set(TrainConfig.__dataclass_fields__)
+    overrides = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in fields:
+            raise ValueError(f"bad override {item!r}: expected FIELD=VALUE with FIELD one of "
+                             f"{sorted(fields)}")
+        try:
+            overrides[name] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[name] = value
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="CIFAR-10 .npz or folder (default: Keras)")
@@ -75,10 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=int, default=None,
                         help="score on N held-out training images instead of the test set")
     parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--learning-rate", type=float, default=0.2)
-    parser.add_argument("--steps-per-execution", type=int, default=1)
-    parser.add_argument("--cutout", type=int, default=8)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a TrainConfig field, e.g. --set learning_rate=0.4 "
+                             "--set steps_per_execution=16 (repeatable)")
     parser.add_argument("--widths", type=int, nargs="+", default=[48, 96, 128])
     parser.add_argument("--stem-width", type=int, default=32)
     parser.add_argument("--kernel-size", type=int, default=3)
@@ -87,10 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results/runs.csv")
     args = parser.parse_args(argv)
     data = load_cifar10(args.data, subset=args.subset)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, cutout=args.cutout,
-                         steps_per_execution=args.steps_per_execution,
-                         warmup_epochs=min(2, args.epochs))
+    config = TrainConfig(**{"epochs": args.epochs, "warmup_epochs": min(2, args.epochs),
+                            **parse_overrides(args.set)})
     model_kwargs = {"widths": tuple(args.widths), "stem_width": args.stem_width,
                     "kernel_size": args.kernel_size, "dropout": args.dropout}
     table = run_seeds(data, args.seeds, config, args.output_root, args.holdout, model_kwargs)

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -206,6 +207,16 @@ def _truncate_csv_log(path: Path, epochs_done: int) -> None:
         csv.writer(f).writerows(kept)
 
 
+def _steps_per_execution(config: TrainConfig) -> int:
+    """Keras's PyTorch backend runs one step per call: say so and use 1 there."""
+    if config.steps_per_execution > 1 and keras.backend.backend() == "torch":
+        warnings.warn(f"steps_per_execution={config.steps_per_execution} is not supported by "
+                      "Keras's PyTorch backend; training with steps_per_execution=1",
+                      RuntimeWarning, stacklevel=3)
+        return 1
+    return config.steps_per_execution
+
+
 def _check_config(output_dir: Path, config: TrainConfig) -> None:
     path = output_dir / "config.json"
     wanted = {k: v for k, v in config.to_dict().items() if k != "verbose"}
@@ -259,7 +270,7 @@ def train(
     trainer.compile(
         optimizer=make_optimizer(config, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"], steps_per_execution=config.steps_per_execution)
+        metrics=["accuracy"], steps_per_execution=_steps_per_execution(config))
     epochs_done = restore_checkpoint(trainer, checkpoint_dir)
     _truncate_csv_log(log_path, epochs_done)
     trainer.fit(

@@ -44,11 +44,22 @@ def test_experiments_holdout_never_touches_the_test_set(tmp_path):
 def test_experiments_cli_writes_the_runs_table(tmp_path):
     out = tmp_path / "runs.csv"
     assert experiments.main(["--data", str(SAMPLE_PATH), "--seeds", "0", "1", "--epochs", "2",
-                             "--batch-size", "50", "--widths", "8", "16", "--stem-width", "8",
+                             "--set", "batch_size=50", "--set", "steps_per_execution=2",
+                             "--widths", "8", "16", "--stem-width", "8",
                              "--output-root", str(tmp_path / "runs"), "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert list(table.columns[:len(experiments.RUN_COLUMNS)]) == experiments.RUN_COLUMNS
     assert table.seed.tolist() == [0, 1] and (table.validation == "test").all()
     assert (table.final_val_acc <= table.best_val_acc).all()
+    assert "batch_size=50" in table.config[0] and "steps_per_execution=2" in table.config[0]
     with pytest.raises(ValueError, match="seeds is empty"):
         experiments.run_seeds(load_cifar10(SAMPLE_PATH), [], TrainConfig(), tmp_path)
+
+
+def test_overrides_are_parsed_and_checked():
+    assert experiments.parse_overrides(["learning_rate=0.4", "augment=false", "optimizer=adam"]) \
+        == {"learning_rate": 0.4, "augment": False, "optimizer": "adam"}
+    with pytest.raises(ValueError, match="bad override 'lr=0.1'"):
+        experiments.parse_overrides(["lr=0.1"])
+    with pytest.raises(ValueError, match="bad override 'epochs'"):
+        experiments.parse_overrides(["epochs"])
