@@ -24,6 +24,8 @@ from assignment_utils.receptive_field import (  # noqa: E402
 keras = pytest.importorskip("keras")
 L = keras.layers
 
+from assignment_utils.models import reference_model  # noqa: E402  (the assignment's network)
+
 
 def row(table, name):
     return table.set_index("layer").loc[name]
@@ -32,28 +34,6 @@ def row(table, name):
 def geometry(table, name):
     r = row(table, name)
     return r["output_shape"], r["receptive_field"], r["jump"], r["start"]
-
-
-def reference_model():
-    """The assignment's reference network (94,911 parameters)."""
-    def sep(filters, kernel=3, **kw):
-        return L.SeparableConv2D(filters, kernel, use_bias=False, **kw)
-
-    return keras.Sequential([
-        keras.Input((32, 32, 3)),
-        sep(32, padding="same"), L.BatchNormalization(), L.ReLU(),
-        sep(64, padding="same"), L.BatchNormalization(), L.ReLU(),
-        L.MaxPooling2D(2), L.Dropout(0.15),
-        sep(128, padding="same"), L.BatchNormalization(), L.ReLU(),
-        sep(156, padding="same"), L.BatchNormalization(), L.ReLU(),
-        L.MaxPooling2D(2), L.Dropout(0.2),
-        sep(168, padding="same"), L.BatchNormalization(), L.ReLU(),
-        L.MaxPooling2D(2), L.Dropout(0.25),
-        sep(168, 1, activation="relu"),
-        sep(10, 4),
-        L.GlobalAveragePooling2D(),
-        L.Activation("softmax"),
-    ])
 
 
 # ----------------------------------------------------------------- pure core
