@@ -17,16 +17,20 @@ import pandas as pd
 from assignment_utils.data import CLASS_NAMES
 from assignment_utils.training import standardize
 
+PREDICT_BATCH_SIZE = 1000
+
 
 def predict_probabilities(model: keras.Model, images: np.ndarray, flip: bool = False,
-                          batch_size: int = 1000) -> np.ndarray:
+                          batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
     """Class probabilities for uint8 (or already standardized) images; with ``flip=True`` the
     average over each image and its left-right mirror (test-time augmentation)."""
-    images = standardize(images) if np.asarray(images).dtype == np.uint8 else np.asarray(images)
-    probs = model.predict(images, batch_size=batch_size, verbose=0)
-    if flip:
-        probs = (probs + model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
-    return np.asarray(probs)
+    images = standardize(images)
+    probs = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+    return (probs + _mirror_probabilities(model, images, batch_size)) / 2 if flip else probs
+
+
+def _mirror_probabilities(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    return np.asarray(model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0))
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray,
@@ -73,8 +77,9 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray,
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    images = standardize(images)
     probs = predict_probabilities(model, images)
-    flip_probs = predict_probabilities(model, images, flip=True)
+    flip_probs = (probs + _mirror_probabilities(model, images, PREDICT_BATCH_SIZE)) / 2
     predicted = probs.argmax(axis=1)
     confusion = confusion_matrix(labels, predicted, class_names)
     wrong = np.flatnonzero(predicted != labels)

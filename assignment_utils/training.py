@@ -40,10 +40,16 @@ SCHEDULES = ("cosine", "constant")
 
 
 def standardize(images: np.ndarray) -> np.ndarray:
-    """uint8 images (N, 32, 32, 3) -> float32, per-channel zero mean and unit variance."""
+    """uint8 images (N, 32, 32, 3) -> float32, per-channel zero mean and unit variance.
+
+    Float images are taken as already standardized and returned unchanged, so callers can pass
+    either.
+    """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must have shape (N, H, W, 3), got {images.shape}")
+    if images.dtype != np.uint8:
+        return images
     return (images.astype("float32") - CIFAR10_MEAN) / CIFAR10_STD
 
 
@@ -150,9 +156,7 @@ def _check_arrays(name: str, data, num_classes: int) -> tuple[np.ndarray, np.nda
                          f"{y.shape}")
     if y.min() < 0 or y.max() >= num_classes:
         raise ValueError(f"{name}: labels must be in 0..{num_classes - 1}, got {y.min()}..{y.max()}")
-    if x.dtype == np.uint8:
-        x = standardize(x)
-    return x, keras.utils.to_categorical(y, num_classes).astype("float32")
+    return standardize(x), keras.utils.to_categorical(y, num_classes).astype("float32")
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

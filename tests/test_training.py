@@ -38,6 +38,7 @@ def test_standardize_matches_cifar_statistics():
     x = standardize(data.x_train)
     assert x.dtype == np.float32 and x.shape == data.x_train.shape
     assert np.all(np.abs(x.mean(axis=(0, 1, 2))) < 0.3) and np.all(np.abs(x.std(axis=(0, 1, 2)) - 1) < 0.2)
+    assert standardize(x) is x  # floats are taken as already standardized
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
         standardize(data.x_train[..., 0])
 
