@@ -18,13 +18,16 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="assignment_utils")
 class CifarAugment(keras.layers.Layer):
-    """Random horizontal flip, random shift of up to ``max_shift`` pixels (zero fill, like padding
-    then cropping) and one ``cutout`` x ``cutout`` square of zeros, per image, in training only.
+    """Random horizontal flip, random shift of up to ``max_shift`` pixels (filled with ``fill``,
+    like padding then cropping) and, on half of the images, one ``cutout`` x ``cutout`` square of
+    ``fill``, per image, in training only. Training output is float32.
 
     Args:
         flip: flip half of the images left-right.
         max_shift: largest shift in pixels along each axis (0 disables shifting).
-        cutout: side of the zeroed square in pixels (0 disables cutout).
+        cutout: side of the filled square in pixels (0 disables cutout).
+        fill: the pixel value for shifted-in borders and cutout, one per channel (e.g. the
+            dataset's mean pixel, which standardization maps to zero) or None for zeros.
         seed: seed of the layer's random generator.
     """
 
@@ -32,23 +35,29 @@ class CifarAugment(keras.layers.Layer):
     preserves_spatial_geometry = True
 
     def __init__(self, flip: bool = True, max_shift: int = 4, cutout: int = 0,
-                 seed: int | None = None, **kwargs):
+                 fill: tuple[float, ...] | None = None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if max_shift < 0 or cutout < 0:
             raise ValueError(f"max_shift and cutout must be >= 0, got {max_shift}, {cutout}")
         self.flip, self.max_shift, self.cutout, self.seed = bool(flip), int(max_shift), int(cutout), seed
+        self.fill = None if fill is None else tuple(float(v) for v in fill)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 
     def call(self, images, training=None):
         if not training:
             return images
+        images = ops.cast(images, "float32")
+        if self.fill is not None:  # shift and cut out around the fill value, which becomes 0
+            images = images - ops.convert_to_tensor(self.fill, "float32")
         if self.flip:
             images = self._flip(images)
         if self.max_shift:
             images = self._shift(images)
         if self.cutout:
             images = self._cutout(images)
+        if self.fill is not None:
+            images = images + ops.convert_to_tensor(self.fill, "float32")
         return images
 
     def _uniform_ints(self, batch, high):
@@ -81,7 +90,8 @@ class CifarAugment(keras.layers.Layer):
         ys = ops.arange(height, dtype="int32")[None, :, None]
         xs = ops.arange(width, dtype="int32")[None, None, :]
         half = self.cutout // 2
-        inside = ((ys >= centre_y - half) & (ys < centre_y - half + self.cutout)
+        chosen = keras.random.uniform((batch, 1, 1), seed=self.seed_generator) < 0.5
+        inside = (chosen & (ys >= centre_y - half) & (ys < centre_y - half + self.cutout)
                   & (xs >= centre_x - half) & (xs < centre_x - half + self.cutout))
         return ops.where(inside[..., None], ops.zeros_like(images), images)
 
@@ -90,4 +100,4 @@ class CifarAugment(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "flip": self.flip, "max_shift": self.max_shift,
-                "cutout": self.cutout, "seed": self.seed}
+                "cutout": self.cutout, "fill": self.fill, "seed": self.seed}

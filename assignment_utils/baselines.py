@@ -22,9 +22,17 @@ import pandas as pd
 
 from assignment_utils.logs import parse_keras_log
 
-__all__ = ["BASELINE_NAMES", "load_baseline"]
+__all__ = ["BASELINE_NAMES", "REFERENCE_RF_CLAIMS", "load_baseline", "with_rf_claims"]
 
 BASELINE_NAMES: tuple[str, ...] = ("base", "reference")
+
+# The receptive fields (px) that the reference submission wrote in its code comments
+# ("# o/p channel size - 32x32x32; Receptive field - 1x1", assignment text lines 137-163), by the
+# layer names of ``models.reference_model()``. Its layers without a comment are left out.
+REFERENCE_RF_CLAIMS: dict[str, int] = {
+    "sepconv1": 1, "sepconv2": 3, "pool1": 4, "sepconv3": 8, "sepconv4": 12, "pool2": 14,
+    "sepconv5": 22, "pool3": 26, "sepconv6": 26, "sepconv7": 50,
+}
 
 
 def load_baseline(name: Literal["base", "reference"]) -> pd.DataFrame:
@@ -37,3 +45,19 @@ def load_baseline(name: Literal["base", "reference"]) -> pd.DataFrame:
         raise ValueError(f"unknown baseline {name!r}; valid names: {', '.join(BASELINE_NAMES)}")
     resource = resources.files("assignment_utils") / "package_data" / f"{name}_log.txt"
     return parse_keras_log(resource.read_text(encoding="utf-8"), source=f"baseline {name!r}")
+
+
+def with_rf_claims(table: pd.DataFrame, claims: dict[str, int] = REFERENCE_RF_CLAIMS) -> pd.DataFrame:
+    """``receptive_field_table(reference_model())`` plus ``claimed`` (the submission's comment,
+    None where it wrote none) and ``claimed − computed`` in pixels.
+
+    >>> rows = pd.DataFrame({"layer": ["sepconv1", "bn1"], "receptive_field": [3, 3]})
+    >>> with_rf_claims(rows)[["claimed", "claimed − computed"]].values.tolist()
+    [[1, -2], [None, None]]
+    """
+    claimed = [claims.get(layer) for layer in table["layer"]]
+    return table.assign(**{
+        "claimed": pd.Series(claimed, index=table.index, dtype=object),
+        "claimed − computed": pd.Series(
+            [None if c is None else c - computed for c, computed in zip(claimed, table["receptive_field"])],
+            index=table.index, dtype=object)})

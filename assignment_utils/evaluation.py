@@ -15,22 +15,19 @@ import numpy as np
 import pandas as pd
 
 from assignment_utils.data import CLASS_NAMES
-from assignment_utils.training import standardize
+from assignment_utils.models import check_images
 
 PREDICT_BATCH_SIZE = 1000
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray, flip: bool = False,
+def predict_probabilities(model: keras.Model, images: np.ndarray, tta: bool = False,
                           batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-    """Class probabilities for uint8 (or already standardized) images; with ``flip=True`` the
-    average over each image and its left-right mirror (test-time augmentation)."""
-    images = standardize(images)
-    probs = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
-    return (probs + _mirror_probabilities(model, images, batch_size)) / 2 if flip else probs
-
-
-def _mirror_probabilities(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.asarray(model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0))
+    """Class probabilities for raw-pixel images (uint8, or floats in 0..255); with ``tta=True``
+    the average over each image and its left-right mirror (test-time augmentation)."""
+    images = check_images("images", images)
+    views = [images, images[:, :, ::-1]] if tta else [images]
+    return np.mean([np.asarray(model.predict(v, batch_size=batch_size, verbose=0)) for v in views],
+                   axis=0)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray,
@@ -77,9 +74,10 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray,
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    images = standardize(images)
+    images = check_images("images", images)
     probs = predict_probabilities(model, images)
-    flip_probs = (probs + _mirror_probabilities(model, images, PREDICT_BATCH_SIZE)) / 2
+    mirror = predict_probabilities(model, images[:, :, ::-1])
+    flip_probs = (probs + mirror) / 2
     predicted = probs.argmax(axis=1)
     confusion = confusion_matrix(labels, predicted, class_names)
     wrong = np.flatnonzero(predicted != labels)

@@ -15,6 +15,7 @@ Command line (one process per seed can share a GPU)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -27,13 +28,9 @@ import pandas as pd
 
 from assignment_utils.data import Cifar10, load_cifar10, train_val_split
 from assignment_utils.evaluation import evaluate
-from assignment_utils.logs import summarize_run
 from assignment_utils.models import separable_net
-from assignment_utils.run_record import environment_record, epoch_timing
+from assignment_utils.run_record import RUN_COLUMNS, run_row, write_summary
 from assignment_utils.training import TrainConfig, train
-
-RUN_COLUMNS = ["seed", "epochs", "params", "final_val_acc", "best_val_acc", "tta_val_acc",
-               "train_seconds", "compile_seconds", "device", "backend", "keras_version"]
 
 
 def run_seeds(data: Cifar10, seeds: Sequence[int], config: TrainConfig,
@@ -48,23 +45,19 @@ def run_seeds(data: Cifar10, seeds: Sequence[int], config: TrainConfig,
     else:
         train_data, validation = train_val_split(data.x_train, data.y_train, holdout, seed=0)
         split = f"holdout-{holdout}"
-    environment = environment_record()
     rows = []
     for seed in seeds:
-        run_config = TrainConfig(**{**config.to_dict(), "seed": int(seed)})
+        run_config = dataclasses.replace(config, seed=int(seed))
         keras.utils.set_random_seed(int(seed))
         model = separable_net(**(model_kwargs or {}))
-        history = train(model, train_data, validation, run_config,
-                        Path(output_root) / f"{split}-seed{seed}")
-        run, timing = summarize_run(history), epoch_timing(history)
-        rows.append({
-            "seed": int(seed), "epochs": run.epochs, "params": model.count_params(),
-            "final_val_acc": run.final_val_acc, "best_val_acc": run.best_val_acc,
-            "tta_val_acc": evaluate(model, *validation).flip_accuracy,
-            "train_seconds": timing["train_seconds"], "compile_seconds": timing["compile_seconds"],
-            "device": environment["device"], "backend": environment["backend"],
-            "keras_version": keras.__version__, "validation": split,
-            "model": repr(model_kwargs or {}), "config": repr(run_config)})
+        output_dir = Path(output_root) / f"{split}-seed{seed}"
+        history = train(model, train_data, validation, run_config, output_dir)
+        summary = write_summary(
+            output_dir / "summary.json", history, model.count_params(), seed=int(seed),
+            tta_val_acc=evaluate(model, *validation).flip_accuracy, validation=split,
+            model=repr(model_kwargs or {}), config=repr(run_config))
+        rows.append({**run_row(summary), "validation": split, "model": summary["model"],
+                     "config": summary["config"]})
     return pd.DataFrame(rows)
 
 
@@ -103,15 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widths", type=int, nargs="+", default=[48, 96, 128])
     parser.add_argument("--stem-width", type=int, default=32)
     parser.add_argument("--kernel-size", type=int, default=3)
-    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--dropout", type=float, nargs="+", default=[0.0, 0.05, 0.1],
+                        help="dropout after each stage's residual block, one rate per stage")
+    parser.add_argument("--bn-momentum", type=float, default=0.9)
     parser.add_argument("--output-root", default="runs/experiments")
     parser.add_argument("--out", default="results/runs.csv")
     args = parser.parse_args(argv)
     data = load_cifar10(args.data, subset=args.subset)
-    config = TrainConfig(**{"epochs": args.epochs, "warmup_epochs": min(2, args.epochs),
-                            **parse_overrides(args.set)})
+    config = TrainConfig(**{"epochs": args.epochs, **parse_overrides(args.set)})
     model_kwargs = {"widths": tuple(args.widths), "stem_width": args.stem_width,
-                    "kernel_size": args.kernel_size, "dropout": args.dropout}
+                    "kernel_size": args.kernel_size, "dropout": tuple(args.dropout),
+                    "bn_momentum": args.bn_momentum}
     table = run_seeds(data, args.seeds, config, args.output_root, args.holdout, model_kwargs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)

@@ -1,7 +1,9 @@
 """The assignment's reference model and our residual depthwise-separable network.
 
 Both use only ``SeparableConv2D`` convolutions (no ``Conv2D``, no ``Dense``), BatchNormalization
-and dropout, and stay under the assignment's 100,000-parameter budget.
+and dropout, and stay under the assignment's 100,000-parameter budget. Both take raw pixels
+(0-255, uint8 or float): their first layer standardizes each channel with the CIFAR-10 training
+statistics, so a saved model predicts on plain images anywhere.
 
 >>> from assignment_utils.models import reference_model, separable_net
 >>> reference_model().count_params()
@@ -13,16 +15,50 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import layers
 
 INPUT_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10
+# Per-channel mean and standard deviation of the 50,000 CIFAR-10 training images, in 0-255 units.
+CIFAR10_MEAN = (125.307, 122.950, 113.865)
+CIFAR10_STD = (62.993, 62.089, 66.705)
+
+
+def standardization(name: str = "standardize") -> layers.Normalization:
+    """Per-channel ``(pixel - mean) / std`` with the CIFAR-10 training statistics (no weights)."""
+    return layers.Normalization(mean=CIFAR10_MEAN, variance=[s * s for s in CIFAR10_STD],
+                                name=name)
+
+
+def check_images(name: str, images) -> np.ndarray:
+    """``images`` as an array of raw pixels (N, H, W, C), uint8 or float in 0-255, unchanged.
+
+    The models standardize inside (``models.standardization``), so images scaled to [0, 1] or
+    already standardized would be scored as near-black pictures: both are refused.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"{name}: expected images (N, H, W, C) with N >= 1, got shape {images.shape}")
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.number) or np.issubdtype(images.dtype, np.complexfloating):
+        raise ValueError(f"{name}: expected uint8 or float pixels, got dtype {images.dtype}")
+    low, high = float(images.min()), float(images.max())
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
+        raise ValueError(f"{name}: pixels must be raw values in 0..255 (the model standardizes "
+                         f"them itself), got values in [{low:g}, {high:g}]")
+    if high <= 1.0:
+        raise ValueError(f"{name}: pixels look scaled to [0, 1] (max {high:g}); pass raw 0..255 "
+                         "pixels, e.g. images * 255 or the uint8 arrays of load_cifar10")
+    return images
 
 
 def reference_model(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Sequential:
     """The reference submission's architecture, ported from Keras 2 to Keras 3.
 
-    Exactly 94,911 parameters (93,815 trainable), as in the submitted model summary. Keras 2's
+    Exactly 94,911 parameters (93,815 trainable), as in the submitted model summary (the
+    standardization layer in front, which the submission did outside the model, has none). Keras 2's
     ``SeparableConv2D(32, 3, 3, border_mode='same')`` is ``SeparableConv2D(32, 3, padding='same')``.
     Layers get fixed names (``sepconv1``..``sepconv7``, ``bn1``, ``pool1``...) so tables of this
     model read the same however many models were built before it.
@@ -44,6 +80,7 @@ def reference_model(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Se
     return keras.Sequential(
         [
             keras.Input(input_shape, name="image"),
+            standardization(),
             *block(32, 1), *block(64, 2), *pool_and_drop(1, 0.15),
             *block(128, 3), *block(156, 4), *pool_and_drop(2, 0.2),
             *block(168, 5), *pool_and_drop(3, 0.25),
@@ -56,10 +93,10 @@ def reference_model(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Se
     )
 
 
-def _separable_bn_relu(x, filters: int, kernel_size: int, name: str):
+def _separable_bn_relu(x, filters: int, kernel_size: int, name: str, bn_momentum: float):
     x = layers.SeparableConv2D(filters, kernel_size, padding="same", use_bias=False,
                                name=f"{name}_sepconv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -67,18 +104,22 @@ def separable_net(
     widths: Sequence[int] = (48, 96, 128),
     stem_width: int = 32,
     kernel_size: int = 3,
-    dropout: float = 0.1,
+    dropout: Sequence[float] = (0.0, 0.05, 0.1),
+    bn_momentum: float = 0.9,
     num_classes: int = NUM_CLASSES,
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
     name: str = "separable_net",
 ) -> keras.Model:
     """A residual network built from depthwise separable convolutions only.
 
-    A separable stem, then one stage per entry of ``widths``: a separable projection to the stage
-    width (followed by 2x2 max pooling from the second stage on), then a residual block of two
-    separable convolutions added back to its input. Global average pooling, dropout and a 1x1
-    separable convolution classify. The defaults (widths 48/96/128 at 32/16/8 px) have 85,653
-    parameters.
+    Standardization, a separable stem, then one stage per entry of ``widths``, each at half the
+    resolution of the one before: a separable convolution to the stage width, a residual block
+    (two separable convolutions added back to their input), dropout (``dropout[i]`` for stage i,
+    none where 0) and 2x2 max pooling. Global average pooling and a 1x1 separable convolution
+    (with bias) classify. Every other convolution has no bias and is followed by
+    BatchNormalization (``bn_momentum``: 0.9 rather than Keras's 0.99, so the moving statistics
+    keep up with a schedule of a few thousand steps) and ReLU. The defaults (widths 48/96/128 at
+    32/16/8 px, pooled to 4x4) have 85,653 parameters.
 
     >>> separable_net().count_params()
     85653
@@ -89,25 +130,30 @@ def separable_net(
         raise ValueError(
             f"stem_width must be >= 1 and kernel_size a positive odd int, got "
             f"stem_width={stem_width}, kernel_size={kernel_size}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    spatial = input_shape[0] // 2 ** (len(widths) - 1)
-    if spatial < 1:
+    if input_shape[0] // 2 ** len(widths) < 1:
         raise ValueError(f"{len(widths)} stages pool a {input_shape[0]} px input to nothing; "
                          "use fewer widths")
+    if isinstance(dropout, (int, float)):
+        raise ValueError(f"dropout must give one rate per stage (e.g. (0.0, 0.05, 0.1)), got {dropout!r}")
+    if len(dropout) != len(widths) or not all(0.0 <= rate < 1.0 for rate in dropout):
+        raise ValueError(f"dropout must give one rate in [0, 1) per stage ({len(widths)}), "
+                         f"got {tuple(dropout)!r}")
+    if not 0.0 <= bn_momentum < 1.0:
+        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum!r}")
 
     inputs = keras.Input(input_shape, name="image")
-    x = _separable_bn_relu(inputs, stem_width, kernel_size, "stem")
-    for stage, width in enumerate(widths, start=1):
-        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_proj")
-        if stage > 1:
-            x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
+    x = standardization()(inputs)
+    x = _separable_bn_relu(x, stem_width, kernel_size, "stem", bn_momentum)
+    for stage, (width, rate) in enumerate(zip(widths, dropout), start=1):
+        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_proj", bn_momentum)
         shortcut = x
-        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_res_a")
-        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_res_b")
+        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_res_a", bn_momentum)
+        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_res_b", bn_momentum)
         x = layers.Add(name=f"stage{stage}_add")([shortcut, x])
+        if rate:
+            x = layers.Dropout(rate, name=f"stage{stage}_dropout")(x)
+        x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
     x = layers.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.SeparableConv2D(num_classes, 1, name="classifier")(x)
     x = layers.Flatten(name="logits")(x)
     outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)

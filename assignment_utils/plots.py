@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from assignment_utils.logs import as_history_frame, summarize_run
 
-__all__ = ["plot_runs", "plot_train_vs_val", "plot_receptive_field"]
+__all__ = ["plot_runs", "plot_train_vs_val", "plot_learning_rate", "plot_receptive_field"]
 
 PathLike = str | os.PathLike[str]
 
@@ -34,6 +34,8 @@ def plot_runs(
     target: float | None = 0.828,
     target_label: str = "base best",
     path: PathLike | None = None,
+    zoom: float | None = 0.15,
+    loss_note: str | None = None,
 ) -> Figure:
     """Validation accuracy (left) and validation loss (right) of several runs by epoch.
 
@@ -41,7 +43,11 @@ def plot_runs(
     accepts (history frame, Keras ``History``, dict of lists, CSVLogger path, log text).
     Each accuracy curve gets a star at its best epoch ("best 83.6% @ 43") and a dot at its
     last epoch ("epoch 50: 82.6%"); ``target`` draws a dashed line labelled
-    ``f"{target_label} {target:.1%}"`` (``None``: no line).
+    ``f"{target_label} {target:.1%}"`` (``None``: no line). ``zoom`` shows accuracy from that
+    far below the target (or below the lowest final accuracy, if lower) up to the best with room
+    for the labels, where the target is decided; ``None`` shows the whole curves.
+    ``loss_note`` is written under the loss panel's title, e.g. to say that runs trained with
+    label smoothing have a higher loss by construction, so losses compare only like for like.
 
     >>> fig = plot_runs({"mine": {"val_acc": [0.5, 0.9], "val_loss": [1.2, 0.4]}}, target=0.8)
     """
@@ -57,12 +63,33 @@ def plot_runs(
         loss_ax.plot(frame["epoch"], frame["val_loss"], label=name, color=curve.get_color())
         _mark_best_and_last(acc_ax, name, frame, curve.get_color(), row)
     acc_ax.margins(y=0.05 + 0.04 * len(frames))  # headroom for the stacked annotations
+    if zoom is not None:
+        summaries = [summarize_run(frame) for frame in frames.values()]
+        low = min(s.final_val_acc for s in summaries) - 0.03
+        if target is not None:
+            low = min(low, target - zoom)
+        high = max(s.best_val_acc for s in summaries)
+        acc_ax.set_ylim(max(low, 0.0), min(high + 0.02 + 0.015 * len(frames), 1.0))
     if target is not None:
         acc_ax.axhline(target, color="0.4", linestyle="--", linewidth=1,
                        label=f"{target_label} {target:.1%}", gid="target")
 
     _style(acc_ax, "Validation accuracy", "validation accuracy", percent=True)
-    _style(loss_ax, "Validation loss", "validation loss")
+    _style(loss_ax, "Validation loss" + (f"\n{loss_note}" if loss_note else ""), "validation loss")
+    return _finish(fig, path)
+
+
+def plot_learning_rate(run: Any, path: PathLike | None = None) -> Figure:
+    """The learning rate at the end of each epoch (the ``learning_rate`` column that
+    :func:`~assignment_utils.training.train` logs), on a log scale.
+
+    >>> fig = plot_learning_rate({"loss": [1.0, 0.5], "learning_rate": [0.2, 0.01]})
+    """
+    frame = _history("run", run, ("learning_rate",))
+    fig, (ax,) = _subplots(1, None, width=6.0)
+    ax.plot(frame["epoch"], frame["learning_rate"], marker=".", label="learning rate")
+    ax.set_yscale("log")
+    _style(ax, "Learning rate by epoch", "learning rate (end of epoch)")
     return _finish(fig, path)
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from assignment_utils.logs import as_history_frame, summarize_run
 from assignment_utils.receptive_field import receptive_field_table
 
-__all__ = ["check_assignment", "rubric_passed", "ALLOWED_CONVOLUTIONS", "FORBIDDEN_LAYERS",
+__all__ = ["check_assignment", "rubric_passed", "rubric_markdown", "ALLOWED_CONVOLUTIONS", "FORBIDDEN_LAYERS",
            "DROPOUT_LAYERS"]
 
 ALLOWED_CONVOLUTIONS = ("SeparableConv2D", "DepthwiseConv2D")
@@ -96,6 +96,24 @@ def rubric_passed(table: pd.DataFrame) -> bool:
     False
     """
     return all(passed is True for passed in table["passed"])
+
+
+def rubric_markdown(table: pd.DataFrame) -> str:
+    """:func:`check_assignment`'s table as a markdown table numbered 1..N in rule order, with a
+    pass/fail mark and the evidence in full (pandas' HTML view cuts long text).
+
+    >>> print(rubric_markdown(pd.DataFrame([("Dropout", True, "1 layer(s): 0.1")],
+    ...                                    columns=["requirement", "passed", "evidence"])))
+    | # | rule | result | evidence |
+    |---:|---|---|---|
+    | 1 | Dropout | ✅ pass | 1 layer(s): 0.1 |
+    """
+    marks = {True: "✅ pass", False: "❌ fail", None: "– not run"}
+    lines = ["| # | rule | result | evidence |", "|---:|---|---|---|"]
+    for number, row in enumerate(table.itertuples(index=False), start=1):
+        evidence = str(row.evidence).replace("|", "\\|")
+        lines.append(f"| {number} | {row.requirement} | {marks[row.passed]} | {evidence} |")
+    return "\n".join(lines)
 
 
 def _leaf_layers(model: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -91,6 +91,40 @@ def epoch_timing(history: pd.DataFrame) -> dict[str, float | None]:
             "total_seconds": total, "train_seconds": total - compile_seconds}
 
 
+RUN_COLUMNS = ["seed", "epochs", "params", "final_val_acc", "best_val_acc", "tta_val_acc",
+               "train_seconds", "compile_seconds", "device", "backend", "keras_version"]
+
+
+def run_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """One row of ``results/runs.csv`` (``RUN_COLUMNS``) from a run's :func:`write_summary`."""
+    missing = [c for c in RUN_COLUMNS if c != "keras_version" and c not in summary]
+    if missing:
+        raise ValueError(f"the run summary lacks {missing}: write it with write_summary(..., "
+                         "seed=..., tta_val_acc=...)")
+    return {**{c: summary.get(c) for c in RUN_COLUMNS},
+            "keras_version": summary["versions"].get("keras")}
+
+
+def record_table(record: dict[str, Any]) -> pd.DataFrame:
+    """A run summary as a two-column table for people: accuracies in percent, seconds rounded,
+    versions on one line.
+
+    >>> record_table({"final_val_acc": 0.8063, "train_seconds": 12.345})["value"].tolist()
+    ['80.63 %', '12.3']
+    """
+    def shown(key: str, value: Any) -> str:
+        if key.endswith("_acc") and isinstance(value, float):
+            return f"{100 * value:.2f} %"
+        if isinstance(value, float):
+            return f"{value:.1f}"
+        if isinstance(value, dict):
+            return ", ".join(f"{k} {v}" for k, v in value.items())
+        return str(value)
+
+    return pd.DataFrame({"value": [shown(k, v) for k, v in record.items()]},
+                        index=pd.Index(list(record), name="field"))
+
+
 def write_summary(path: str | os.PathLike, history: pd.DataFrame, params: int,
                   **extra: Any) -> dict[str, Any]:
     """Write the run's summary JSON (epochs, parameters, epoch-final and best validation accuracy,

@@ -7,7 +7,7 @@ atomically after every epoch) and, at the end, ``model.keras``. Calling ``train`
 finishes with exactly ``config.epochs`` epochs and a log without duplicates; a finished run is
 not trained again.
 
->>> config = TrainConfig(epochs=50, batch_size=512)          # doctest: +SKIP
+>>> config = TrainConfig(epochs=50, batch_size=500)          # doctest: +SKIP
 >>> history = train(model, (x, y), (x_test, y_test), config, "runs/seed0")  # doctest: +SKIP
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -30,53 +31,46 @@ import pandas as pd
 
 from assignment_utils.augment import CifarAugment
 from assignment_utils.logs import read_csv_log
-
-# Per-channel mean and standard deviation of the 50,000 CIFAR-10 training images, in 0-255 units.
-CIFAR10_MEAN = np.array([125.307, 122.950, 113.865], dtype="float32")
-CIFAR10_STD = np.array([62.993, 62.089, 66.705], dtype="float32")
+from assignment_utils.models import CIFAR10_MEAN, check_images
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant")
-
-
-def standardize(images: np.ndarray) -> np.ndarray:
-    """uint8 images (N, 32, 32, 3) -> float32, per-channel zero mean and unit variance.
-
-    Float images are taken as already standardized and returned unchanged, so callers can pass
-    either.
-    """
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must have shape (N, H, W, 3), got {images.shape}")
-    if images.dtype != np.uint8:
-        return images
-    return (images.astype("float32") - CIFAR10_MEAN) / CIFAR10_STD
+# The cosine schedule's warm-up starts at this fraction of the peak rate and its decay ends at
+# FINAL_LR_FRACTION of it.
+WARMUP_START_FRACTION = 0.1
+FINAL_LR_FRACTION = 0.001
+# Fields that change how a run executes, not its result: a run may resume with other values.
+EXECUTION_FIELDS = ("steps_per_execution", "jit_compile", "verbose")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a training run. Invalid values raise ``ValueError`` at creation.
+    """Everything that decides a training run, then how it executes (``EXECUTION_FIELDS``).
+    Invalid values raise ``ValueError`` at creation.
 
-    ``learning_rate`` is the peak rate: ``schedule="cosine"`` warms up linearly from 0 over
-    ``warmup_epochs`` and then decays to 0 by the last step; ``"constant"`` keeps it fixed.
-    ``weight_decay`` is decoupled (Keras optimizers' ``weight_decay``) and skips BatchNorm and
-    bias variables. ``augment`` turns on ``CifarAugment`` (flip, ``max_shift``, ``cutout``).
+    ``learning_rate`` is the peak rate: ``schedule="cosine"`` warms up linearly from a tenth of it
+    over the first ``warmup_fraction`` of the steps, then decays along a cosine to a thousandth of
+    it at the last step; ``"constant"`` keeps it fixed. ``weight_decay`` is decoupled (Keras
+    optimizers' ``weight_decay``) and skips BatchNorm and bias variables. ``augment`` turns on
+    ``CifarAugment`` (flip, ``max_shift``, ``cutout`` on half of the images).
     """
 
-    epochs: int = 50
-    batch_size: int = 512
+    epochs: int = 50             # the assignment's 50 epochs
+    batch_size: int = 500        # divides 50,000, 45,000 and 10,000: no ragged last batch to compile
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    learning_rate: float = 0.2
+    learning_rate: float = 0.2   # peak rate of the schedule
     schedule: Literal["cosine", "constant"] = "cosine"
-    warmup_epochs: float = 2.0
-    momentum: float = 0.9
+    warmup_fraction: float = 0.2  # share of all steps spent warming up
+    momentum: float = 0.9        # Nesterov momentum for SGD
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     augment: bool = True
-    max_shift: int = 4
-    cutout: int = 8
+    max_shift: int = 4           # random shifts of up to 4 px, like padding 4 and cropping
+    cutout: int = 8              # side of the cut-out square, on half of the images
     seed: int = 0
-    steps_per_execution: int = 1
+    # How the run executes (a run resumes with other values of these):
+    steps_per_execution: int | None = None  # None: a whole epoch per call where the backend can
+    jit_compile: bool = True     # XLA; False only to measure what it buys
     verbose: Literal[0, 1, 2] = 2
 
     def __post_init__(self) -> None:
@@ -85,24 +79,26 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
-        for name in ("epochs", "batch_size", "steps_per_execution"):
+        for name in ("epochs", "batch_size"):
             positive_int(name)
+        if self.steps_per_execution is not None:
+            positive_int("steps_per_execution")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
             raise ValueError(f"learning_rate must be a number in (0, 10), got {self.learning_rate!r}")
-        if not 0 <= self.warmup_epochs <= self.epochs:
-            raise ValueError(f"warmup_epochs must be in [0, epochs={self.epochs}], "
-                             f"got {self.warmup_epochs!r}")
-        for name, low, high in (("momentum", 0, 1), ("label_smoothing", 0, 1)):
+        for name, low, high in (("warmup_fraction", 0, 1), ("momentum", 0, 1),
+                                ("label_smoothing", 0, 1)):
             if not low <= getattr(self, name) < high:
                 raise ValueError(f"{name} must be in [{low}, {high}), got {getattr(self, name)!r}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if self.max_shift < 0 or self.cutout < 0:
             raise ValueError(f"max_shift and cutout must be >= 0, got {self.max_shift}, {self.cutout}")
+        if not isinstance(self.jit_compile, bool):
+            raise ValueError(f"jit_compile must be True or False, got {self.jit_compile!r}")
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
@@ -111,16 +107,20 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def identity(self) -> dict:
+        """The fields that decide the result (all but ``EXECUTION_FIELDS``)."""
+        return {k: v for k, v in self.to_dict().items() if k not in EXECUTION_FIELDS}
+
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """The optimizer with its learning-rate schedule, as ``config`` describes."""
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.schedule == "cosine":
         total = config.epochs * steps_per_epoch
-        warmup = int(round(config.warmup_epochs * steps_per_epoch))
+        warmup = int(round(config.warmup_fraction * total))
         learning_rate = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0 if warmup else config.learning_rate,
-            decay_steps=max(total - warmup, 1), alpha=0.0,
+            initial_learning_rate=config.learning_rate * (WARMUP_START_FRACTION if warmup else 1),
+            decay_steps=max(total - warmup, 1), alpha=FINAL_LR_FRACTION,
             warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
     decay = config.weight_decay or None
     if config.optimizer == "sgd":
@@ -150,13 +150,12 @@ class EpochStats(keras.callbacks.Callback):
 def _check_arrays(name: str, data, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise ValueError(f"{name} must be a pair (images, labels), got {type(data).__name__}")
-    x, y = np.asarray(data[0]), np.asarray(data[1]).reshape(-1)
-    if x.ndim != 4 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"{name}: expected images (N, H, W, C) and N labels, got {x.shape} and "
-                         f"{y.shape}")
+    x, y = check_images(name, data[0]), np.asarray(data[1]).reshape(-1)
+    if len(x) != len(y):
+        raise ValueError(f"{name}: {len(x)} images but {len(y)} labels")
     if y.min() < 0 or y.max() >= num_classes:
         raise ValueError(f"{name}: labels must be in 0..{num_classes - 1}, got {y.min()}..{y.max()}")
-    return standardize(x), keras.utils.to_categorical(y, num_classes).astype("float32")
+    return x, keras.utils.to_categorical(y, num_classes).astype("float32")
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -190,49 +189,105 @@ def restore_checkpoint(model: keras.Model, directory: str | os.PathLike) -> int:
     pointer = Path(directory) / "checkpoint.json"
     if not pointer.exists():
         return 0
-    state = json.loads(pointer.read_text())
+    fix = f"delete {Path(directory).parent} to train afresh"
+    try:
+        state = json.loads(pointer.read_text())
+        epoch, weights = int(state["epoch"]), Path(directory) / state["weights"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{pointer} is damaged ({error!r}); {fix}") from None
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(Path(directory) / state["weights"])
-    return int(state["epoch"])
+    try:
+        model.load_weights(weights)
+    except Exception as error:  # h5py and Keras raise many types for a bad file
+        raise ValueError(f"{weights} could not be loaded ({error}); {fix}") from None
+    return epoch
 
 
 def _truncate_csv_log(path: Path, epochs_done: int) -> None:
-    """Keep the complete rows of the epochs the checkpoint holds (CSVLogger counts from 0)."""
-    if not path.exists():
-        return
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        return
+    """Keep the complete rows of the epochs the checkpoint holds (CSVLogger counts from 0); a log
+    that lacks some of them is an error, never a shorter history."""
+    rows = []
+    if path.exists():
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
     kept = rows[:1] + [row for row in rows[1:]
-                       if len(row) == len(rows[0]) and int(row[0]) < epochs_done]
+                       if len(row) == len(rows[0]) and row[0].isdigit() and int(row[0]) < epochs_done]
+    if len(kept) - 1 != epochs_done:
+        raise ValueError(f"{path} holds {max(len(kept) - 1, 0)} complete epochs but the checkpoint "
+                         f"holds {epochs_done}: the log was damaged or removed; delete "
+                         f"{path.parent} to train afresh")
     with path.open("w", newline="") as f:
         csv.writer(f).writerows(kept)
 
 
-def _steps_per_execution(config: TrainConfig) -> int:
-    """Keras's PyTorch backend runs one step per call: say so and use 1 there."""
-    if config.steps_per_execution > 1 and keras.backend.backend() == "torch":
+def _steps_per_execution(config: TrainConfig, steps_per_epoch: int) -> int:
+    """``config.steps_per_execution``, or a whole epoch per call when it is None. Keras's PyTorch
+    backend runs one step per call: use 1 there (with a warning if more was asked for)."""
+    if keras.backend.backend() == "torch":
+        if config.steps_per_execution is None:
+            return 1
         warnings.warn(f"steps_per_execution={config.steps_per_execution} is not supported by "
                       "Keras's PyTorch backend; training with steps_per_execution=1",
                       RuntimeWarning, stacklevel=3)
         return 1
-    return config.steps_per_execution
+    return config.steps_per_execution or steps_per_epoch
 
 
-def _check_config(output_dir: Path, config: TrainConfig) -> None:
-    path = output_dir / "config.json"
-    wanted = {k: v for k, v in config.to_dict().items() if k != "verbose"}
-    if path.exists():
-        saved = {k: v for k, v in json.loads(path.read_text()).items() if k != "verbose"}
-        if saved != wanted:
-            changed = sorted(k for k in wanted.keys() | saved.keys() if saved.get(k) != wanted.get(k))
-            raise ValueError(
-                f"{output_dir} holds a run with a different config (differs in {changed}); "
-                "resume it with the same config or choose a new output_dir")
-    else:
-        path.write_text(json.dumps(config.to_dict(), indent=2))
+def fingerprint(array: np.ndarray) -> str:
+    """A short hash of an array's shape, dtype and bytes (about 0.4 s for all of CIFAR-10)."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{array.shape}|{array.dtype}|".encode())
+    digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()[:16]
+
+
+def run_identity(model: keras.Model, config: TrainConfig, train_data: tuple, validation_data: tuple
+                 ) -> dict:
+    """What decides a run's result: the recipe, the model (architecture and parameter count) and
+    the data (fingerprints of the arrays). A run resumes only when all of it matches."""
+    architecture = json.dumps(model.get_config(), sort_keys=True, default=str)
+    return {
+        "config": config.identity(),
+        "model": {"name": model.name, "params": int(model.count_params()),
+                  "architecture": hashlib.sha256(architecture.encode()).hexdigest()[:16]},
+        "data": {"train_images": fingerprint(train_data[0]), "train_labels": fingerprint(train_data[1]),
+                 "validation_images": fingerprint(validation_data[0]),
+                 "validation_labels": fingerprint(validation_data[1])},
+    }
+
+
+def _differences(saved: dict, wanted: dict, prefix: str = "") -> list[str]:
+    keys = sorted(saved.keys() | wanted.keys())
+    found = []
+    for key in keys:
+        a, b = saved.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            found.append(f"{prefix}{key}: {a!r} there, {b!r} now")
+    return found
+
+
+def _check_identity(output_dir: Path, identity: dict) -> None:
+    """Write ``run.json`` for a new run; refuse to resume a run whose identity differs."""
+    path = output_dir / "run.json"
+    if not path.exists():
+        if (output_dir / "checkpoint").exists() or (output_dir / "log.csv").exists():
+            raise ValueError(f"{output_dir} holds a training run without its run.json: choose "
+                             "another output_dir or delete that folder to start afresh")
+        path.write_text(json.dumps(identity, indent=2))
+        return
+    try:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is damaged ({error}); delete {output_dir} to start afresh") from None
+    differences = _differences(saved, identity)
+    if differences:
+        raise ValueError(
+            f"{output_dir} holds another run, so it cannot be resumed with this model, data and "
+            f"config ({'; '.join(differences)}). Choose another output_dir, or delete that folder "
+            "to start afresh")
 
 
 def train(
@@ -247,8 +302,9 @@ def train(
     in the log parser's schema (``epoch``, ``loss``, ``acc``, ``val_loss``, ``val_acc``,
     ``seconds``, ``learning_rate``...).
 
-    Images may be uint8 (standardized here) or already-standardized floats; labels are class
-    indices. ``callbacks`` are added to the run's own (timing, CSV log, checkpoint).
+    Images are raw pixels (uint8, or floats in 0..255: the model standardizes them itself);
+    labels are class indices. ``callbacks`` are added to the run's own (timing, CSV log,
+    checkpoint). A run already in ``output_dir`` resumes only if :func:`run_identity` matches.
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
@@ -258,9 +314,12 @@ def train(
     x_train, y_train = _check_arrays("train_data", train_data, num_classes)
     x_val, y_val = _check_arrays("validation_data", validation_data, num_classes)
 
+    if not str(output_dir).strip():
+        raise ValueError("output_dir is empty: give a folder for the run's log and checkpoints")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    _check_config(output_dir, config)
+    _check_identity(output_dir, run_identity(model, config, (x_train, train_data[1]),
+                                             (x_val, validation_data[1])))
     checkpoint_dir, log_path = output_dir / "checkpoint", output_dir / "log.csv"
 
     keras.utils.set_random_seed(config.seed)
@@ -268,15 +327,22 @@ def train(
     if config.augment:
         trainer = keras.Sequential(
             [keras.Input(model.input_shape[1:]),
-             CifarAugment(max_shift=config.max_shift, cutout=config.cutout, seed=config.seed),
+             CifarAugment(max_shift=config.max_shift, cutout=config.cutout, fill=CIFAR10_MEAN,
+                          seed=config.seed),
              model], name=f"{model.name}_with_augmentation")
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     trainer.compile(
         optimizer=make_optimizer(config, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"], steps_per_execution=_steps_per_execution(config))
+        metrics=["accuracy"], jit_compile=config.jit_compile,
+        steps_per_execution=_steps_per_execution(config, steps_per_epoch))
     epochs_done = restore_checkpoint(trainer, checkpoint_dir)
-    _truncate_csv_log(log_path, epochs_done)
+    if epochs_done:
+        _truncate_csv_log(log_path, epochs_done)
+        if epochs_done >= config.epochs:
+            print(f"already complete: {epochs_done} epochs in {output_dir}")
+        else:
+            print(f"resuming at epoch {epochs_done + 1} of {config.epochs} from {checkpoint_dir}")
     trainer.fit(
         x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,
         batch_size=config.batch_size, verbose=config.verbose, initial_epoch=epochs_done,
@@ -285,4 +351,9 @@ def train(
                    EpochCheckpoint(checkpoint_dir),
                    *(callbacks or [])])
     model.save(output_dir / "model.keras")
-    return read_csv_log(log_path)
+    history = read_csv_log(log_path)
+    checkpointed = json.loads((checkpoint_dir / "checkpoint.json").read_text())["epoch"]
+    if len(history) != checkpointed:
+        raise ValueError(f"{log_path} holds {len(history)} epochs but the checkpoint {checkpointed}: "
+                         f"the log was damaged; delete {output_dir} to train afresh")
+    return history

@@ -48,15 +48,30 @@ def test_shift_is_a_zero_filled_translation_within_max_shift():
     assert len(set(shifts)) > 5
 
 
-def test_cutout_zeroes_one_square_of_at_most_the_given_side():
-    x = _images(32, size=16)
+def test_cutout_zeroes_one_square_of_at_most_the_given_side_on_about_half_the_images():
+    x = _images(64, size=16)
     out = keras.ops.convert_to_numpy(CifarAugment(flip=False, max_shift=0, cutout=4, seed=2)(x, training=True))
-    for o in out:
+    cut = 0
+    for o, i in zip(out, x):
         zero = np.all(o == 0, axis=-1)
+        if not zero.any():
+            np.testing.assert_array_equal(o, i)
+            continue
+        cut += 1
         rows, cols = np.nonzero(zero)
-        assert 0 < zero.sum() <= 16
+        assert zero.sum() <= 16
         assert zero[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()  # one rectangle
         assert rows.max() - rows.min() < 4 and cols.max() - cols.min() < 4
+    assert 16 <= cut <= 48
+
+
+def test_fill_value_replaces_zeros_and_output_is_float():
+    x = (_images(16) * 0 + 200).astype("uint8")
+    fill = (10.0, 20.0, 30.0)
+    out = keras.ops.convert_to_numpy(CifarAugment(max_shift=2, cutout=4, fill=fill, seed=5)(x, training=True))
+    assert out.dtype == np.float32
+    filled = np.all(out != 200, axis=-1)
+    assert filled.any() and np.all(out[filled] == np.array(fill, "float32"))
 
 
 def test_model_with_augmentation_stays_jittable():
@@ -69,8 +84,8 @@ def test_model_with_augmentation_stays_jittable():
 
 
 def test_config_round_trip_and_bad_arguments():
-    layer = CifarAugment(flip=False, max_shift=3, cutout=5, seed=7)
+    layer = CifarAugment(flip=False, max_shift=3, cutout=5, fill=(1, 2, 3), seed=7)
     clone = CifarAugment.from_config(layer.get_config())
-    assert (clone.flip, clone.max_shift, clone.cutout, clone.seed) == (False, 3, 5, 7)
+    assert (clone.flip, clone.max_shift, clone.cutout, clone.fill, clone.seed) == (False, 3, 5, (1.0, 2.0, 3.0), 7)
     with pytest.raises(ValueError, match="max_shift"):
         CifarAugment(max_shift=-1)

@@ -28,10 +28,10 @@ class LeftHalfModel(keras.Model):
 
 def _half_images():
     x = np.zeros((4, 32, 32, 3), dtype="float32")
-    x[0, :, :16] = 1.0  # bright left  -> class 0
-    x[1, :, 16:] = 1.0  # bright right -> class 1
-    x[2, :, :16] = 1.0
-    x[3, :, 16:] = 1.0
+    x[0, :, :16] = 255.0  # bright left  -> class 0
+    x[1, :, 16:] = 255.0  # bright right -> class 1
+    x[2, :, :16] = 255.0
+    x[3, :, 16:] = 255.0
     return x, np.array([0, 1, 1, 0])
 
 
@@ -53,10 +53,19 @@ def test_evaluate_single_view_flip_average_and_misclassified_order():
     assert result.flip_accuracy == 0.5                 # mirror averaging gives a tie -> class 0
     assert sorted(result.misclassified.tolist()) == [2, 3]
     assert result.confusion.shape == (10, 10) and list(result.confusion.index) == list(CLASS_NAMES)
-    flipped = predict_probabilities(LeftHalfModel(), x, flip=True)
+    flipped = predict_probabilities(LeftHalfModel(), x, tta=True)
     np.testing.assert_allclose(flipped[:, 0], 0.5, atol=1e-6)
     with pytest.raises(ValueError, match="4 images but 3 labels"):
         evaluate(LeftHalfModel(), x, y[:3])
+
+
+@pytest.mark.parametrize("scale, message", [(1 / 255, r"scaled to \[0, 1\]"),
+                                            (-1 / 128, "raw values in 0..255")])
+def test_images_that_are_not_raw_pixels_are_refused(scale, message):
+    """evaluate(model, x_test.astype("float32") / 255) used to score near-black images silently."""
+    x, y = _half_images()
+    with pytest.raises(ValueError, match=message):
+        evaluate(LeftHalfModel(), x * scale, y)
 
 
 def test_image_figures(tmp_path):

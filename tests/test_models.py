@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from assignment_utils.models import reference_model, separable_net
+from assignment_utils.models import CIFAR10_MEAN, reference_model, separable_net
 
 FORBIDDEN = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Dense)
 
@@ -22,7 +22,8 @@ def test_reference_model_matches_submitted_summary():
         == [32, 32, 16, 16, 8, 4, 1]
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"widths": (32, 64, 96, 128)}, {"kernel_size": 5}])
+@pytest.mark.parametrize("kwargs", [{}, {"widths": (32, 64, 96, 128), "dropout": (0, 0, 0.05, 0.1)},
+                                    {"kernel_size": 5}])
 def test_separable_net_obeys_the_assignment_rules(kwargs):
     model = separable_net(**kwargs)
     layers = _layers(model)
@@ -38,13 +39,35 @@ def test_separable_net_default_size_and_residual_adds():
     model = separable_net()
     assert model.count_params() == 85_653
     assert sum(isinstance(l, keras.layers.Add) for l in model.layers) == 3
+    # Each stage works at its own resolution and pools after its residual block: 32, 16, 8 -> 4.
+    pools = [l.output.shape[1] for l in model.layers if isinstance(l, keras.layers.MaxPooling2D)]
+    assert pools == [16, 8, 4]
+    assert [l.rate for l in model.layers if isinstance(l, keras.layers.Dropout)] == [0.05, 0.1]
+    assert {l.momentum for l in model.layers if isinstance(l, keras.layers.BatchNormalization)} == {0.9}
+
+
+@pytest.mark.parametrize("build", [separable_net, reference_model])
+def test_models_standardize_raw_pixels_themselves(build):
+    """The first layer maps the CIFAR-10 mean pixel to zero: uint8 and float pixels agree."""
+    model = build()
+    first = next(l for l in model.layers if not isinstance(l, keras.layers.InputLayer))
+    assert isinstance(first, keras.layers.Normalization)
+    mean = np.array(CIFAR10_MEAN, "float32").reshape(1, 1, 1, 3)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(first(np.ones((1, 2, 2, 3)) * mean)), 0,
+                               atol=1e-5)
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("uint8")
+    np.testing.assert_allclose(model.predict(pixels, verbose=0),
+                               model.predict(pixels.astype("float32"), verbose=0), atol=1e-6)
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"widths": ()}, "widths"),
     ({"widths": (48, -1)}, "widths"),
     ({"kernel_size": 4}, "kernel_size"),
-    ({"dropout": 1.0}, "dropout"),
+    ({"dropout": 0.1}, "one rate per stage"),
+    ({"dropout": (0.0, 0.1)}, "one rate in"),
+    ({"dropout": (0.0, 0.1, 1.0)}, "one rate in"),
+    ({"bn_momentum": 1.0}, "bn_momentum"),
     ({"widths": (8,) * 7}, "fewer widths"),
 ])
 def test_separable_net_rejects_bad_arguments(kwargs, message):

@@ -183,7 +183,7 @@ def _reference_kinds():
     conv = lambda f, k=3, p="same": dict(kind="conv", kernel=k, padding=p, filters=f)  # noqa: E731
     keep = dict(kind="preserve")
     pool = dict(kind="pool", kernel=2, stride=2)
-    return [conv(32), keep, keep, conv(64), keep, keep, pool, keep,
+    return [keep, conv(32), keep, keep, conv(64), keep, keep, pool, keep,
             conv(128), keep, keep, conv(156), keep, keep, pool, keep,
             conv(168), keep, keep, pool, keep,
             conv(168, 1, "valid"), conv(10, 4, "valid"), dict(kind="global"), keep]

@@ -1,5 +1,6 @@
 """Training from a config on real CIFAR-10 images: history schema, checkpoints, resume, errors."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,16 +17,16 @@ import pytest
 
 from assignment_utils.data import SAMPLE_PATH, load_cifar10
 from assignment_utils.models import separable_net
-from assignment_utils.training import TrainConfig, make_optimizer, standardize, train
+from assignment_utils.training import TrainConfig, make_optimizer, train
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = dict(batch_size=50, learning_rate=0.05, warmup_epochs=1, cutout=4)
+SMALL = dict(batch_size=50, learning_rate=0.05, warmup_fraction=0.25, cutout=4)
 
 
 
 def _tiny_model():
     keras.utils.set_random_seed(0)
-    return separable_net(widths=(8, 16), stem_width=8)
+    return separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.1))
 
 
 @pytest.fixture(scope="module")
@@ -33,21 +34,26 @@ def sample():
     return load_cifar10(SAMPLE_PATH)
 
 
-def test_standardize_matches_cifar_statistics():
-    data = load_cifar10(SAMPLE_PATH)
-    x = standardize(data.x_train)
-    assert x.dtype == np.float32 and x.shape == data.x_train.shape
-    assert np.all(np.abs(x.mean(axis=(0, 1, 2))) < 0.3) and np.all(np.abs(x.std(axis=(0, 1, 2)) - 1) < 0.2)
-    assert standardize(x) is x  # floats are taken as already standardized
-    with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
-        standardize(data.x_train[..., 0])
+def test_images_are_raw_pixels_uint8_or_float(tmp_path, sample):
+    """The model standardizes inside: float pixels in 0..255 train like uint8 ones, while images
+    scaled to [0, 1] or already standardized are refused (they would train on near-black)."""
+    config = TrainConfig(epochs=1, **SMALL, verbose=0)
+    floats = sample.x_train.astype("float32")
+    history = train(_tiny_model(), (floats, sample.y_train), (sample.x_test, sample.y_test), config,
+                    tmp_path / "float")
+    assert len(history) == 1
+    for bad, message in ((floats / 255, r"scaled to \[0, 1\]"), (floats - 128, "raw values in 0..255")):
+        with pytest.raises(ValueError, match=message):
+            train(_tiny_model(), (bad, sample.y_train), (sample.x_test, sample.y_test), config,
+                  tmp_path / "bad")
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"epochs": 0}, "epochs"), ({"epochs": 2.5}, "epochs"), ({"batch_size": -1}, "batch_size"),
     ({"batch_size": True}, "batch_size"), ({"learning_rate": 0}, "learning_rate"),
     ({"learning_rate": "0.1"}, "learning_rate"), ({"optimizer": "rmsprop"}, "optimizer"),
-    ({"schedule": "step"}, "schedule"), ({"warmup_epochs": 51}, "warmup_epochs"),
+    ({"schedule": "step"}, "schedule"), ({"warmup_fraction": 1.0}, "warmup_fraction"),
+    ({"jit_compile": "yes"}, "jit_compile"), ({"steps_per_execution": 2.5}, "steps_per_execution"),
     ({"momentum": 1.0}, "momentum"), ({"label_smoothing": -0.1}, "label_smoothing"),
     ({"weight_decay": -1e-4}, "weight_decay"), ({"cutout": -2}, "cutout"),
     ({"verbose": 3}, "verbose"), ({"seed": 1.5}, "seed"), ({"steps_per_execution": 0}, "steps_per_execution"),
@@ -57,15 +63,20 @@ def test_config_rejects_bad_values(kwargs, message):
         TrainConfig(**kwargs)
 
 
-def test_cosine_schedule_warms_up_then_decays_to_zero():
-    config = TrainConfig(epochs=10, learning_rate=0.4, warmup_epochs=2)
+def test_cosine_schedule_warms_up_then_decays_to_a_thousandth():
+    config = TrainConfig(epochs=10, learning_rate=0.4, warmup_fraction=0.2)
     schedule = make_optimizer(config, steps_per_epoch=100)._learning_rate
     values = [float(schedule(step)) for step in (0, 100, 200, 600, 1000)]
-    assert values[0] == pytest.approx(0.0, abs=1e-6)
-    assert values[1] == pytest.approx(0.2, rel=1e-3)
-    assert values[2] == pytest.approx(0.4, rel=1e-3)
+    assert values[0] == pytest.approx(0.04, rel=1e-3)        # a tenth of the peak
+    assert values[1] == pytest.approx(0.22, rel=1e-3)        # half-way through the warm-up
+    assert values[2] == pytest.approx(0.4, rel=1e-3)         # the peak after 20 % of the steps
     assert values[2] > values[3] > values[4]
-    assert values[4] == pytest.approx(0.0, abs=1e-6)
+    assert values[4] == pytest.approx(0.0004, rel=1e-3)
+
+
+def test_defaults_are_valid_for_any_epoch_count():
+    """TrainConfig(epochs=1) used to raise because of a 2-epoch warm-up default."""
+    assert TrainConfig(epochs=1).warmup_fraction == 0.2
 
 
 def test_train_returns_history_and_writes_log_config_and_model(tmp_path, sample):
@@ -77,27 +88,53 @@ def test_train_returns_history_and_writes_log_config_and_model(tmp_path, sample)
     for column in ("loss", "acc", "val_loss", "val_acc", "seconds", "learning_rate"):
         assert history[column].notna().all(), column
     assert history["val_acc"].between(0, 1).all()
-    assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 2
+    assert json.loads((tmp_path / "run.json").read_text())["config"]["epochs"] == 2
     reloaded = keras.saving.load_model(tmp_path / "model.keras")
-    x = standardize(sample.x_test[:8])
+    x = sample.x_test[:8]  # raw uint8 pixels: the saved model standardizes them itself
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
 
 
-def test_finished_run_is_not_trained_again(tmp_path, sample):
+def test_finished_run_is_not_trained_again_and_says_so(tmp_path, sample, capsys):
     config = TrainConfig(epochs=1, **SMALL, verbose=0)
     data = (sample.x_train, sample.y_train), (sample.x_test, sample.y_test)
     first = train(_tiny_model(), *data, config, tmp_path)
     again_model = _tiny_model()
-    again = train(again_model, *data, config, tmp_path)
+    # How a run executes is not part of its identity: another steps_per_execution may resume it.
+    again = train(again_model, *data, dataclasses.replace(config, steps_per_execution=2), tmp_path)
     pd.testing.assert_frame_equal(first, again)
     assert len(pd.read_csv(tmp_path / "log.csv")) == 1
+    assert f"already complete: 1 epochs in {tmp_path}" in capsys.readouterr().out
 
 
-def test_other_config_in_same_output_dir_is_refused(tmp_path, sample):
+@pytest.mark.parametrize("change, differs", [
+    (lambda m, d, c: (m, d, dataclasses.replace(c, learning_rate=0.1)), "config.learning_rate"),
+    (lambda m, d, c: (separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.3)), d, c),
+     "model.architecture"),
+    (lambda m, d, c: (m, ((d[0][0][:100], d[0][1][:100]), d[1]), c), "data.train_images"),
+])
+def test_a_reused_output_dir_with_another_run_is_refused(tmp_path, sample, change, differs):
+    """papermill -p train_subset 100 then -p train_subset 500 into one output_dir used to return
+    the first run; so did a model with another dropout, loading the old weights into it."""
     data = (sample.x_train, sample.y_train), (sample.x_test, sample.y_test)
-    train(_tiny_model(), *data, TrainConfig(epochs=1, **SMALL, verbose=0), tmp_path)
-    with pytest.raises(ValueError, match=r"different config.*learning_rate"):
-        train(_tiny_model(), *data, TrainConfig(epochs=1, **{**SMALL, "learning_rate": 0.1}), tmp_path)
+    config = TrainConfig(epochs=1, **SMALL, verbose=0)
+    train(_tiny_model(), *data, config, tmp_path)
+    model, other_data, other_config = change(_tiny_model(), data, config)
+    with pytest.raises(ValueError, match=rf"holds another run.*{differs}.*another output_dir"):
+        train(model, *other_data, other_config, tmp_path)
+
+
+def test_damaged_run_files_are_errors_naming_the_file(tmp_path, sample):
+    data = (sample.x_train, sample.y_train), (sample.x_test, sample.y_test)
+    config = TrainConfig(epochs=1, **SMALL, verbose=0)
+    train(_tiny_model(), *data, config, tmp_path)
+    (tmp_path / "log.csv").unlink()  # used to return a history of the later epochs only
+    with pytest.raises(ValueError, match=r"log.csv holds 0 complete epochs but the checkpoint holds 1"):
+        train(_tiny_model(), *data, config, tmp_path)
+    (tmp_path / "checkpoint" / "checkpoint.json").write_text("")  # used to be a JSONDecodeError
+    with pytest.raises(ValueError, match=r"checkpoint.json is damaged"):
+        train(_tiny_model(), *data, config, tmp_path)
+    with pytest.raises(ValueError, match="output_dir is empty"):
+        train(_tiny_model(), *data, config, "")
 
 
 def test_bad_inputs_are_rejected(tmp_path, sample):
@@ -120,15 +157,15 @@ RUN_SCRIPT = textwrap.dedent(f"""
     from assignment_utils.training import TrainConfig, train
     data = load_cifar10(SAMPLE_PATH)
     keras.utils.set_random_seed(0)
-    model = separable_net(widths=(8, 16), stem_width=8)
-    config = TrainConfig(epochs=int(sys.argv[2]), steps_per_execution=int(sys.argv[3]), verbose=0,
+    model = separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.1))
+    config = TrainConfig(epochs=int(sys.argv[2]), steps_per_execution=eval(sys.argv[3]), verbose=0,
                          **{SMALL!r})
     history = train(model, (data.x_train, data.y_train), (data.x_test, data.y_test), config, sys.argv[1])
     print("EPOCHS", list(history["epoch"]))
 """)
 
 
-def _run(output_dir, epochs, backend="tensorflow", steps_per_execution=1, **popen):
+def _run(output_dir, epochs, backend="tensorflow", steps_per_execution=None, **popen):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-c", RUN_SCRIPT, str(output_dir), str(epochs),
@@ -156,6 +193,8 @@ def test_run_killed_mid_training_resumes_to_exactly_the_requested_epochs(tmp_pat
 
     out, err = _run(tmp_path, epochs).communicate(timeout=300)
     assert f"EPOCHS {list(range(1, epochs + 1))}" in out, err[-2000:]
+    resumed_at = int(out.split("resuming at epoch ")[1].split(" of ")[0])
+    assert logged_before <= resumed_at <= logged_before + 1  # a kill may fall between log and checkpoint
     csv = pd.read_csv(log)
     assert list(csv["epoch"]) == list(range(epochs))  # CSVLogger counts from 0; no duplicates
     # The optimizer state came back too: the schedule continues where it stopped.
