@@ -14,6 +14,8 @@ from __future__ import annotations
 import numbers
 import os
 import pickle
+import zipfile
+import zlib
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -26,6 +28,7 @@ __all__ = [
     "ENV_VAR",
     "SAMPLE_PATH",
     "Cifar10",
+    "DataFormatError",
     "DataNotFoundError",
     "load_cifar10",
     "train_val_split",
@@ -70,6 +73,10 @@ class DataNotFoundError(FileNotFoundError):
     """CIFAR-10 could not be found locally nor downloaded; the message says how to get a copy."""
 
 
+class DataFormatError(ValueError):
+    """A CIFAR-10 source exists but is not valid CIFAR-10; the message names it and the problem."""
+
+
 class Cifar10(NamedTuple):
     """CIFAR-10 arrays: uint8 images ``(N, 32, 32, 3)`` and 1-D uint8 labels in ``0..9``."""
 
@@ -95,14 +102,21 @@ def load_cifar10(
     ``subset`` / ``test_subset`` keep that many training / test images, the same number from every
     class (so a multiple of 10), drawn reproducibly from ``seed`` and kept in the original order.
 
+    Whatever the source, both splits must hold at least one image, uint8 ``(N, 32, 32, 3)`` with
+    labels in ``0..9``, and the training labels must include every class.
+
     >>> data = load_cifar10(SAMPLE_PATH, subset=100, test_subset=50, seed=1)
     >>> data.x_train.shape, data.y_train.dtype, len(data.y_test)
     ((100, 32, 32, 3), dtype('uint8'), 50)
 
     Raises:
         DataNotFoundError: the path does not exist, or no path was given and the download failed.
-        ValueError: bad arguments, or arrays with the wrong keys, shapes, dtypes or labels.
+        DataFormatError: the source is not valid CIFAR-10: an unreadable or truncated file, missing
+            keys, or arrays with the wrong shapes, dtypes, labels or classes (a ``ValueError``).
+        ValueError: bad arguments (``path`` not a non-empty str or PathLike, ``subset`` not a
+            positive int multiple of 10, ``seed`` not a non-negative int).
     """
+    _check_path(path)
     for name, count in (("subset", subset), ("test_subset", test_subset)):
         if count is not None:
             _check_count(name, count)
@@ -152,6 +166,16 @@ def train_val_split(
     is_val[val] = True
     y = np.asarray(y)
     return (x[~is_val], y[~is_val]), (x[is_val], y[is_val])
+
+
+def _check_path(path: object) -> None:
+    """Accept None or a non-empty path given as a str or a str-returning os.PathLike."""
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if path is not None and not (isinstance(text, str) and text):
+        raise ValueError(
+            f"path must be a non-empty str or os.PathLike, or None (to use {ENV_VAR} or Keras); "
+            f"got {path!r} of type {type(path).__name__}."
+        )
 
 
 def _check_count(name: str, value: int) -> None:
@@ -227,17 +251,30 @@ def _check_labels(name: str, y: object) -> np.ndarray:
 
 
 def _validated(
-    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
+    source: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
 ) -> Cifar10:
+    """Checked CIFAR-10 arrays; any problem is a DataFormatError that names ``source``."""
     arrays = {}
-    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
-        images = _check_images(f"x_{split}", np.asarray(x))
-        labels = _check_labels(f"y_{split}", y)
-        if len(images) != len(labels):
+    try:
+        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+            images = _check_images(f"x_{split}", np.asarray(x))
+            labels = _check_labels(f"y_{split}", y)
+            if len(images) != len(labels):
+                raise ValueError(
+                    f"x_{split} has {len(images)} images but y_{split} has {len(labels)} labels."
+                )
+            if not len(images):
+                raise ValueError(f"x_{split} holds no images (shape {images.shape}).")
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = images, labels
+        absent = sorted(set(range(NUM_CLASSES)) - set(np.unique(arrays["y_train"]).tolist()))
+        if absent:
             raise ValueError(
-                f"x_{split} has {len(images)} images but y_{split} has {len(labels)} labels."
+                "y_train has no image of class "
+                + ", ".join(f"{c} ({CLASS_NAMES[c]})" for c in absent)
+                + f"; a CIFAR-10 training set must include all {NUM_CLASSES} classes."
             )
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = images, labels
+    except ValueError as exc:
+        raise DataFormatError(f"{source}: {exc}") from None
     return Cifar10(**arrays)
 
 
@@ -255,20 +292,33 @@ def _load_local(path: Path, origin: str) -> Cifar10:
     hint = ""
     if path.name.endswith((".tar.gz", ".tgz")):
         hint = f" Extract it first (tar -xzf) and pass the {BATCHES_DIRNAME} directory."
-    raise ValueError(
+    raise DataFormatError(
         f"{str(path)!r} is neither an .npz file nor a {BATCHES_DIRNAME} directory.{hint}"
     )
 
 
 def _load_npz(path: Path) -> Cifar10:
-    with np.load(path, allow_pickle=False) as npz:
-        missing = [key for key in ARRAY_KEYS if key not in npz.files]
-        if missing:
-            raise ValueError(
-                f"{str(path)!r} lacks the array(s) {missing}; expected the keys "
-                f"{list(ARRAY_KEYS)}, found {npz.files}."
-            )
-        return _validated(*(npz[key] for key in ARRAY_KEYS))
+    """Read an ``.npz`` archive (``allow_pickle=False``); unreadable files name the fix."""
+    try:
+        if not zipfile.is_zipfile(path):  # random bytes, a single .npy, or cut short
+            raise zipfile.BadZipFile("no zip archive found")
+        with np.load(path, allow_pickle=False) as npz:
+            found = npz.files
+            arrays = {key: npz[key] for key in ARRAY_KEYS if key in found}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataFormatError(
+            f"{str(path)!r} is not a readable .npz archive ({type(exc).__name__}: {exc}); it may "
+            "be cut short by an interrupted download or copy, or not be an .npz at all. Rebuild "
+            "it from a good copy with np.savez(path, x_train=..., y_train=..., x_test=..., "
+            f"y_test=...), or load a good copy directly. {HOW_TO_GET_A_COPY}"
+        ) from exc
+    missing = [key for key in ARRAY_KEYS if key not in found]
+    if missing:
+        raise DataFormatError(
+            f"{str(path)!r} lacks the array(s) {missing}; expected the keys "
+            f"{list(ARRAY_KEYS)}, found {found}."
+        )
+    return _validated(repr(str(path)), *(arrays[key] for key in ARRAY_KEYS))
 
 
 def _load_batches_dir(directory: Path) -> Cifar10:
@@ -283,7 +333,7 @@ def _load_batches_dir(directory: Path) -> Cifar10:
     x_test, y_test = _read_batch(directory / TEST_BATCH)
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
-    return _validated(x_train, y_train, x_test, y_test)
+    return _validated(repr(str(directory)), x_train, y_train, x_test, y_test)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -312,15 +362,17 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         try:
             batch = _NumpyOnlyUnpickler(f, encoding="bytes").load()
         except (pickle.UnpicklingError, EOFError) as exc:
-            raise ValueError(f"{str(path)!r} is not a CIFAR-10 python batch file: {exc}") from exc
+            raise DataFormatError(
+                f"{str(path)!r} is not a CIFAR-10 python batch file: {exc}"
+            ) from exc
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         found = sorted(map(repr, batch)) if isinstance(batch, dict) else type(batch).__name__
-        raise ValueError(
+        raise DataFormatError(
             f"{str(path)!r}: expected a dict with the keys b'data' and b'labels'; found {found}."
         )
     data = np.asarray(batch[b"data"])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(
+        raise DataFormatError(
             f"{str(path)!r}: b'data' must be a uint8 array of shape (N, 3072); got a "
             f"{data.dtype} array of shape {data.shape}."
         )
@@ -340,4 +392,4 @@ def _load_keras() -> Cifar10:
         ) from exc
     if x_train.shape[1:] == (3, 32, 32):  # Keras set to image_data_format="channels_first".
         x_train, x_test = x_train.transpose(0, 2, 3, 1), x_test.transpose(0, 2, 3, 1)
-    return _validated(x_train, y_train, x_test, y_test)
+    return _validated("keras.datasets.cifar10.load_data()", x_train, y_train, x_test, y_test)

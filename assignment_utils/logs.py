@@ -12,20 +12,30 @@ A history frame is a :class:`pandas.DataFrame` with one row per epoch, sorted by
 Keras 3 ``accuracy``, Keras 2 ``acc``, ``sparse_categorical_accuracy`` and
 ``categorical_accuracy`` (and their ``val_`` versions) all become ``acc``/``val_acc``; when
 a source has several of them the first in that order wins and the others keep their names.
+An accuracy column (``acc``, ``val_acc`` or any ``*_acc``/``*accuracy`` metric) whose finite
+values all lie in (1, 100] holds percentages: it is divided by 100, with a :class:`LogWarning`;
+one with values above 1 that are not all in (1, 100] is a :class:`LogParseError`.
 
-Sources: text logs (:func:`parse_keras_log`), ``History`` objects and dicts
-(:func:`history_to_frame`), ``CSVLogger`` files (:func:`read_csv_log`), or any of these
-(:func:`as_history_frame`). Repeated epochs (a resumed run: the last one wins) and missing
-epochs are reported with a :class:`LogWarning`.
+Sources: text logs, including Jupyter notebooks (:func:`parse_keras_log`,
+:func:`parse_keras_runs`), ``History`` objects and dicts (:func:`history_to_frame`), ``History``
+saved as JSON (:func:`read_history_json`), ``CSVLogger`` files (:func:`read_csv_log`), or any of
+these (:func:`as_history_frame`). Files are decoded as UTF-8, or as UTF-16 when they start with
+its byte-order mark (a UTF-8 one is skipped). Repeated epochs (a resumed run: the last one
+wins) and missing epochs are reported with a :class:`LogWarning`; so are a text log's last
+epoch line cut short (dropped) and a text holding several runs (the last is returned), see
+:func:`parse_keras_log`.
 
 Command line::
 
-    python -m assignment_utils.logs run1.txt run2.csv [--plot runs.png]
+    python -m assignment_utils.logs run1.txt run2.csv history.json run3.ipynb [--plot runs.png]
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import io
+import json
 import math
 import os
 import re
@@ -34,6 +44,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -46,7 +57,9 @@ __all__ = [
     "history_to_frame",
     "main",
     "parse_keras_log",
+    "parse_keras_runs",
     "read_csv_log",
+    "read_history_json",
     "summarize_run",
     "summary_table",
 ]
@@ -54,6 +67,8 @@ __all__ = [
 LEADING_COLUMNS = ("epoch", "loss", "acc", "val_loss", "val_acc", "seconds")
 # Accuracy names that become ``acc``/``val_acc``, in order of precedence.
 ACCURACY_ALIASES = ("acc", "accuracy", "sparse_categorical_accuracy", "categorical_accuracy")
+# Columns that hold accuracies (after removing ``val_``), so fractions or percentages.
+_ACCURACY_COLUMN_RE = re.compile(r"(?:^|_)acc(?:uracy)?$")
 
 
 class LogParseError(ValueError):
@@ -61,7 +76,8 @@ class LogParseError(ValueError):
 
 
 class LogWarning(UserWarning):
-    """A log is usable but odd: an epoch repeats or epochs are missing."""
+    """A log is usable but odd: an epoch repeats or is missing, the last epoch's line is cut
+    short, a text holds several runs, or accuracies are in percent."""
 
 
 # --------------------------------------------------------------------------- text logs
@@ -73,14 +89,17 @@ _PAIR_RE = re.compile(r"(?:^|\s)-\s*([A-Za-z_]\w*)\s*:\s*(" + _NUMBER + r")(?![\
 _STEPS_RE = re.compile(r"(\d+)/(\d+)")
 _TIME_RE = re.compile(r"(?<![\w.:/])(\d+(?:\.\d+)?)([hms])(?![\w/])")
 _TIME_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+# What a line cut inside a metric ends with: " -", " - val_ac", " - val_acc:", " - loss: na".
+_PARTIAL_PAIR_RE = re.compile(r"\s*-(?:\s*[A-Za-z_]\w*(?:\s*:\s*\S*)?)?\s*")
 
 
 @dataclass(frozen=True)
 class _EpochLine:
-    """One line that may end an epoch: its metrics and what kind of line it is."""
+    """One line that may end an epoch: its metrics, what kind of line it is, and its text."""
 
     metrics: dict[str, float]
     is_keras3_bar: bool  # drawn with Keras 3's "━" bar, so possibly redrawn later
+    text: str  # without ANSI codes, to judge a last line that the text ends in
 
     @property
     def has_validation(self) -> bool:
@@ -106,7 +125,7 @@ def _epoch_line(line: str) -> _EpochLine | None:
     times = _TIME_RE.findall(head)
     if times:
         metrics["seconds"] = sum(float(value) * _TIME_UNITS[unit] for value, unit in times)
-    return _EpochLine(metrics, is_keras3_bar="━" in head)
+    return _EpochLine(metrics, is_keras3_bar="━" in head, text=line)
 
 
 def _pick(lines: list[_EpochLine]) -> _EpochLine:
@@ -126,28 +145,95 @@ def parse_keras_log(text: str, *, source: str | None = None) -> pd.DataFrame:
     per-step progress lines, ANSI colours, ``\\r``/``\\b`` redraws, callback messages and
     any markdown around the log. The epoch-end lines before the first header belong to
     the epoch before it (a log pasted without its ``Epoch 1/N`` line); a text without any
-    header is read as consecutive epochs from 1. ``source`` names the text in messages.
+    header is read as consecutive epochs from 1. A Jupyter notebook's JSON (an ``.ipynb``
+    file's text) is read as the text its cells printed: stream output and ``text/plain``
+    results. ``source`` names the text in messages.
+
+    A text can hold several runs (see :func:`parse_keras_runs`); this returns the last one,
+    with a :class:`LogWarning` that says how many there are, never a merge of them.
+
+    The last epoch is dropped with a :class:`LogWarning` when its line is cut short: the
+    text ends inside that line (no newline after it) and the line ends in a partial metric
+    (``- val_ac``), or its last value looks cut (``0.`` or ``1.0000e-0``, or fewer decimals
+    than the line's other values, as Keras prints them all alike), or it lacks a metric that
+    the previous epoch has. A complete last line never loses its epoch if a newline ends it.
 
     >>> parse_keras_log("Epoch 1/2\\n390/390 [===] - 17s 43ms/step - loss: 1.8 - acc: 0.3")
        epoch  loss  acc  seconds
     0      1   1.8  0.3     17.0
     """
+    runs = _parse_runs(text, source)
+    if len(runs) > 1:
+        sizes = [str(len(set(epochs))) for epochs, _ in runs]
+        seen: set[int] = set()
+        repeated: set[int] = set()
+        for epochs, _ in runs:
+            repeated |= seen & set(epochs)
+            seen |= set(epochs)
+        verb = "appears" if len(repeated) == 1 else "appear"
+        overlap = f", so {_epochs(repeated)} {verb} more than once" if repeated else ""
+        warnings.warn(
+            f"{source or 'the text'} holds {len(runs)} runs of {', '.join(sizes[:-1])} and "
+            f"{sizes[-1]} epochs (the epoch counter restarts at 1{overlap}); keeping the last "
+            "run. parse_keras_runs() returns every run.",
+            LogWarning,
+            stacklevel=2,
+        )
+    epochs, rows = runs[-1]
+    return _build_frame(epochs, rows, _run_name(source, len(runs), len(runs)))
+
+
+def parse_keras_runs(text: str, *, source: str | None = None) -> list[pd.DataFrame]:
+    """Every run in a Keras text log, in order, as history frames (see :func:`parse_keras_log`).
+
+    A header ``Epoch 1/N`` after an epoch has ended starts a new run (``fit`` called again,
+    or several logs pasted together). Any other header that goes back (``Epoch 4/50`` after
+    ``Epoch 5/50``) continues the run: a run resumed with ``initial_epoch``, where a repeated
+    epoch's last occurrence wins. A text without headers is one run.
+
+    >>> runs = parse_keras_runs("Epoch 1/1\\n9/9 - loss: 2.0\\nEpoch 1/1\\n9/9 - loss: 1.5\\n")
+    >>> [run["loss"].tolist() for run in runs]
+    [[2.0], [1.5]]
+    """
+    runs = _parse_runs(text, source)
+    return [
+        _build_frame(epochs, rows, _run_name(source, number, len(runs)))
+        for number, (epochs, rows) in enumerate(runs, start=1)
+    ]
+
+
+def _run_name(source: str | None, number: int, count: int) -> str | None:
+    """How messages name run ``number`` of ``count`` in ``source``."""
+    return source if count == 1 else f"{source or 'the text'}, run {number} of {count}"
+
+
+def _parse_runs(text: str, source: str | None) -> list[tuple[list[int], list[dict[str, float]]]]:
+    """Epoch numbers and metrics of each run in a text log, as documented in the two callers."""
     if not isinstance(text, str):
         raise TypeError(f"expected the log as text (str), got {type(text).__name__}")
     where = f" in {source}" if source else ""
-    headers: list[int] = []
-    blocks: list[tuple[int | None, list[_EpochLine]]] = [(None, [])]
-    for raw in _ANSI_RE.sub("", text).replace("\b", "").splitlines():
+    printed = _notebook_output(text)
+    clean = _ANSI_RE.sub("", text if printed is None else printed).replace("\b", "")
+    lines = clean.splitlines()
+    unterminated = not clean.endswith(("\n", "\r"))
+    runs: list[list[tuple[int | None, list[_EpochLine]]]] = [[(None, [])]]
+    last_line: _EpochLine | None = None  # the epoch-end line the text ends in, if any
+    for index, raw in enumerate(lines):
         line = raw.strip()
         header = _HEADER_RE.match(line)
         if header:
-            headers.append(int(header.group(1)))
-            blocks.append((headers[-1], []))
+            epoch = int(header.group(1))
+            if epoch == 1 and any(ended for _, ended in runs[-1]):
+                runs.append([])
+            runs[-1].append((epoch, []))
             line = header.group(3)
         epoch_line = _epoch_line(line)
         if epoch_line is not None:
-            blocks[-1][1].append(epoch_line)
-    if not any(lines for _, lines in blocks):
+            runs[-1][-1][1].append(epoch_line)
+            if unterminated and index == len(lines) - 1:
+                last_line = epoch_line
+    picked = [_picked_epochs(blocks) for blocks in runs if any(ended for _, ended in blocks)]
+    if not picked:
         raise LogParseError(
             f"no training epoch found{where}: expected Keras fit output such as "
             "'Epoch 1/50' followed by '390/390 [===] - 17s 43ms/step - loss: 1.83 - "
@@ -155,16 +241,97 @@ def parse_keras_log(text: str, *, source: str | None = None) -> pd.DataFrame:
             "'390/390 ━━━━━━━━━━━━━━━━━━━━ 9s 22ms/step - accuracy: 0.41 - loss: 1.62' "
             "(Keras 3)"
         )
-    if headers:
-        first = max(headers[0] - 1, 1)
-        picked = [
-            (first if epoch is None else epoch, _pick(lines)) for epoch, lines in blocks if lines
-        ]
-    else:
-        picked = list(enumerate(_headerless_epochs(blocks[0][1]), start=1))
-    return _build_frame(
-        [epoch for epoch, _ in picked], [line.metrics for _, line in picked], source
-    )
+    run = picked[-1]
+    epoch, line = run[-1]
+    reason = _cut_short(line, run[-2] if len(run) > 1 else None) if line is last_line else None
+    if reason:
+        warnings.warn(
+            f"epoch {epoch}{where} is incomplete: the text ends inside its metrics line and "
+            f"{reason}; dropped it (if the line is complete, end the text with a newline)",
+            LogWarning,
+            stacklevel=3,
+        )
+        run.pop()
+        if not run:
+            picked.pop()
+        if not picked:
+            raise LogParseError(
+                f"no complete training epoch found{where}: its only epoch, {epoch}, is cut short"
+            )
+    return [([e for e, _ in run], [line.metrics for _, line in run]) for run in picked]
+
+
+def _picked_epochs(
+    blocks: list[tuple[int | None, list[_EpochLine]]],
+) -> list[tuple[int, _EpochLine]]:
+    """One run's epochs: (number, epoch-end line) per epoch, from its header blocks."""
+    headers = [epoch for epoch, _ in blocks if epoch is not None]
+    if not headers:
+        return list(enumerate(_headerless_epochs(blocks[0][1]), start=1))
+    first = max(headers[0] - 1, 1)
+    return [(first if epoch is None else epoch, _pick(lines)) for epoch, lines in blocks if lines]
+
+
+def _cut_short(line: _EpochLine, previous: tuple[int, _EpochLine] | None) -> str | None:
+    """Why the epoch-end line that a text ends in looks cut short, or None if it looks whole."""
+    pairs = list(_PAIR_RE.finditer(line.text))
+    tail = line.text[pairs[-1].end() :]
+    if tail.strip() and _PARTIAL_PAIR_RE.fullmatch(tail):
+        return f"it ends in a partial metric {tail.strip()!r}"
+    value = pairs[-1].group(2)
+    decimals = [d for d in (_decimals(p.group(2)) for p in pairs[:-1]) if d is not None]
+    last = _decimals(value)
+    if (
+        value.endswith(".")
+        or re.search(r"[eE][-+]?\d$", value)  # Python prints at least two exponent digits
+        or (decimals and last is not None and last < min(decimals))
+    ):
+        return f"its last value {value} looks cut short"
+    if previous is not None:
+        epoch, before = previous
+        lacking = [n for n in before.metrics if n not in line.metrics and n != "seconds"]
+        if lacking:
+            return f"it lacks {', '.join(lacking)} (which epoch {epoch} has)"
+    return None
+
+
+def _decimals(number: str) -> int | None:
+    """Digits after the decimal point of a printed number (0 for ``2``); None for nan/inf."""
+    if number.lstrip("+-")[:1] in "nNiI":
+        return None
+    return len(re.split("[eE]", number)[0].partition(".")[2])
+
+
+def _notebook_output(text: str) -> str | None:
+    """What a Jupyter notebook's cells printed, one output after another; None for other text.
+
+    Stream output (``stdout``/``stderr``) and the ``text/plain`` of results and displays count;
+    cell sources (markdown included) and error tracebacks do not.
+    """
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
+        return None
+    printed = []
+    for cell in document["cells"]:
+        outputs = cell.get("outputs") if isinstance(cell, dict) else None
+        for output in outputs if isinstance(outputs, list) else []:
+            if isinstance(output, dict):
+                data = output.get("data")
+                plain = data.get("text/plain") if isinstance(data, dict) else None
+                printed.append(_joined(output.get("text", plain)))
+    return "\n".join(printed)
+
+
+def _joined(text: Any) -> str:
+    """A notebook's multi-line string: a str or a list of str; anything else is empty."""
+    if isinstance(text, str):
+        return text
+    return "".join(part for part in text if isinstance(part, str)) if isinstance(text, list) else ""
 
 
 def _headerless_epochs(lines: list[_EpochLine]) -> list[_EpochLine]:
@@ -260,7 +427,35 @@ def _build_frame(
         dtype="float64",
     )
     frame.insert(0, "epoch", pd.Series(ordered, dtype="int64"))
-    return frame[_column_order(frame.columns)].reset_index(drop=True)
+    return _as_fractions(frame[_column_order(frame.columns)].reset_index(drop=True), source)
+
+
+def _as_fractions(frame: pd.DataFrame, source: str | None) -> pd.DataFrame:
+    """Divide accuracy columns in percent (finite values all in (1, 100]) by 100, warning once."""
+    where = f" in {source}" if source else ""
+    percent = []
+    for name in frame.columns:
+        if not _ACCURACY_COLUMN_RE.search(name.removeprefix("val_")):
+            continue
+        values = frame[name][frame[name].abs() < math.inf]
+        if (values <= 1).all():
+            continue
+        if not values.between(1, 100, inclusive="right").all():
+            raise LogParseError(
+                f"{source or 'the log'}: column {name!r} has values above 1 but not all in "
+                f"(1, 100] (from {values.min():g} to {values.max():g}): accuracies must be "
+                "fractions in [0, 1] or all percentages in (1, 100]"
+            )
+        percent.append(name)
+    if percent:
+        warnings.warn(
+            f"{', '.join(percent)}{where} look like percentages (every value in (1, 100]); "
+            "divided by 100 to make fractions",
+            LogWarning,
+            stacklevel=4,
+        )
+        frame[percent] = frame[percent] / 100
+    return frame
 
 
 def _numeric(values: Iterable[Any], name: str, source: str) -> list[float]:
@@ -280,11 +475,12 @@ def _epoch_numbers(values: Iterable[Any], source: str) -> list[int]:
 # --------------------------------------------------------------------------- other sources
 
 
-def history_to_frame(history: Any) -> pd.DataFrame:
+def history_to_frame(history: Any, *, source: str | None = None) -> pd.DataFrame:
     """History frame from a Keras ``History`` object or a dict of per-epoch lists.
 
     ``History.epoch`` is 0-based and becomes 1-based; a dict's rows are epochs 1, 2, ...
-    unless it has an ``epoch`` list, which is taken as already 1-based.
+    unless it has an ``epoch`` list, which is taken as already 1-based. ``source`` names the
+    history in messages.
 
     >>> history_to_frame({"loss": [1.2, 0.9], "accuracy": [0.5, 0.6]})
        epoch  loss  acc
@@ -294,10 +490,11 @@ def history_to_frame(history: Any) -> pd.DataFrame:
     if isinstance(history, Mapping):
         metrics = dict(history)
         epochs = metrics.pop("epoch", None)
-        return _columns_to_frame(metrics, epochs, "history dict")
+        return _columns_to_frame(metrics, epochs, source or "history dict")
     if isinstance(getattr(history, "history", None), Mapping) and hasattr(history, "epoch"):
-        epochs = [e + 1 for e in history.epoch]
-        return _columns_to_frame(history.history, epochs, "History object")
+        source = source or "History object"
+        epochs = [e + 1 for e in _numeric(history.epoch, "epoch", source)]
+        return _columns_to_frame(history.history, epochs, source)
     raise TypeError(
         f"expected a keras History (with .history and .epoch) or a dict of lists, "
         f"got {type(history).__name__}"
@@ -331,8 +528,8 @@ def read_csv_log(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"CSV log not found: {path}")
     try:
-        table = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        table = pd.read_csv(io.StringIO(_read_text(path)))
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise LogParseError(f"{path} is not a readable CSVLogger file: {exc}") from None
     if "epoch" not in table.columns:
         raise LogParseError(
@@ -343,6 +540,37 @@ def read_csv_log(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise LogParseError(f"{path} holds no epochs (header only)")
     epochs = [e + 1 for e in _numeric(table.pop("epoch"), "epoch", str(path))]
     return _columns_to_frame({name: list(table[name]) for name in table.columns}, epochs, str(path))
+
+
+def read_history_json(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """History frame from a Keras ``History`` saved as JSON, in either of two layouts.
+
+    ``json.dump(history.history, f)``: per-epoch lists, epochs 1, 2, ... (an ``epoch`` list
+    is taken as 1-based, as in :func:`history_to_frame`);
+    ``json.dump({"epoch": history.epoch, "history": history.history}, f)``: 0-based epochs.
+
+    >>> read_history_json("history.json").head(1)  # doctest: +SKIP
+       epoch      loss      acc  val_loss   val_acc  learning_rate
+    0      1  2.299153  0.09375   2.28806  0.140625          0.001
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"History JSON not found: {path}")
+    try:
+        saved = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise LogParseError(
+            f"{path} is not valid JSON ({exc}); expected a History saved with "
+            "json.dump(history.history, f)"
+        ) from None
+    if not isinstance(saved, dict):
+        raise LogParseError(
+            f'{path}: expected a JSON object of per-epoch lists such as {{"loss": [...], '
+            f'"val_accuracy": [...]}}, got a JSON {type(saved).__name__}'
+        )
+    if isinstance(saved.get("history"), dict) and "epoch" in saved:
+        saved = SimpleNamespace(history=saved["history"], epoch=saved["epoch"])
+    return history_to_frame(saved, source=str(path))
 
 
 def _frame_to_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -356,15 +584,20 @@ def _frame_to_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_text(path: Path) -> str:
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        return fh.read()
+    """A file's text: UTF-16 after its byte-order mark, else UTF-8 (a BOM skipped); ``\\r`` kept."""
+    data = path.read_bytes()
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    return data.decode("utf-16" if utf16 else "utf-8-sig", errors="replace")
 
 
 def as_history_frame(obj: Any) -> pd.DataFrame:
     """History frame from a DataFrame, ``History``, dict, file path or log text.
 
-    Paths ending in ``.csv`` are read as ``CSVLogger`` files, other paths as text logs.
-    A ``str`` is log text when it spans several lines or contains ``loss:``, else a path.
+    An ``os.PathLike`` is a file path, and so is a ``str`` naming an existing file; any other
+    ``str`` is log text (a one-line ``str`` holding no epoch is reported as a missing file).
+    Files are read by suffix: ``.csv`` with :func:`read_csv_log`, ``.json`` with
+    :func:`read_history_json`, any other (``.txt``, ``.log``, ``.md``, ``.ipynb``) with
+    :func:`parse_keras_log`.
 
     >>> frame = as_history_frame("Epoch 1/1\\n10/10 - 1s - 5ms/step - loss: 0.5 - val_loss: 0.7")
     >>> frame.columns.tolist()
@@ -374,12 +607,22 @@ def as_history_frame(obj: Any) -> pd.DataFrame:
         return _frame_to_frame(obj)
     if isinstance(obj, Mapping) or isinstance(getattr(obj, "history", None), Mapping):
         return history_to_frame(obj)
-    if isinstance(obj, str) and ("\n" in obj or "\r" in obj or "loss:" in obj):
-        return parse_keras_log(obj)
+    if isinstance(obj, str) and not os.path.isfile(obj):
+        try:
+            return parse_keras_log(obj)
+        except LogParseError:
+            if "\n" in obj or "\r" in obj:
+                raise
+            raise FileNotFoundError(
+                f"log file not found: {obj} (a str is read as a file if one exists there, else "
+                "as log text, and this one holds no Keras epoch either)"
+            ) from None
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
         if path.suffix.lower() == ".csv":
             return read_csv_log(path)
+        if path.suffix.lower() == ".json":
+            return read_history_json(path)
         if not path.is_file():
             raise FileNotFoundError(f"log file not found: {path}")
         return parse_keras_log(_read_text(path), source=str(path))
@@ -478,11 +721,14 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="parse-keras-log",
-        description="Summarise Keras training logs (text output or CSVLogger .csv files): "
-        "best validation accuracy with its epoch, and the last epoch's.",
+        description="Summarise Keras training logs (text output, notebooks, CSVLogger .csv "
+        "or History .json files): best validation accuracy with its epoch, and the last epoch's.",
     )
     parser.add_argument(
-        "logs", nargs="+", metavar="LOG", help="a Keras text log or CSVLogger .csv file"
+        "logs",
+        nargs="+",
+        metavar="LOG",
+        help="a Keras text log (.txt, .log, .md or .ipynb), CSVLogger .csv or History .json file",
     )
     parser.add_argument("--plot", metavar="PNG", help="also save a comparison plot of the runs")
     try:

@@ -15,6 +15,7 @@ from assignment_utils import data as cifar
 from assignment_utils.data import (
     CLASS_NAMES,
     SAMPLE_PATH,
+    DataFormatError,
     DataNotFoundError,
     load_cifar10,
     train_val_split,
@@ -196,6 +197,74 @@ def test_bad_arrays(tmp_path: Path, sample: cifar.Cifar10, change: dict, match: 
         load_cifar10(path)
 
 
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (
+            {"x_train": np.zeros((0, 32, 32, 3), np.uint8), "y_train": np.zeros(0, np.uint8)},
+            r"bad\.npz': x_train holds no images",
+        ),
+        (
+            {"x_test": np.zeros((0, 32, 32, 3), np.uint8), "y_test": np.zeros(0, np.uint8)},
+            r"bad\.npz': x_test holds no images",
+        ),
+    ],
+)
+def test_empty_split_is_an_error(
+    tmp_path: Path, sample: cifar.Cifar10, change: dict, match: str
+) -> None:
+    """An .npz with x_train of shape (0, 32, 32, 3) used to load as an empty data set."""
+    path = save_npz(tmp_path / "bad.npz", **{**sample._asdict(), **change})
+    with pytest.raises(DataFormatError, match=match):
+        load_cifar10(path)
+
+
+def test_training_labels_must_cover_every_class(tmp_path: Path, sample: cifar.Cifar10) -> None:
+    """An .npz whose y_train has no 8s and no 9s used to load (and subset=None hid it)."""
+    keep = sample.y_train < 8
+    path = save_npz(
+        tmp_path / "bad.npz", **{**sample._asdict(), "x_train": sample.x_train[keep],
+                                 "y_train": sample.y_train[keep]}
+    )
+    with pytest.raises(
+        DataFormatError, match=r"bad\.npz': y_train has no image of class 8 \(ship\), 9 \(truck\)"
+    ):
+        load_cifar10(path)
+
+
+def make_random_bytes(path: Path) -> None:
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+
+
+def make_truncated(path: Path) -> None:
+    path.write_bytes(SAMPLE_PATH.read_bytes()[:100_000])
+
+
+def make_npy(path: Path) -> None:
+    with open(path, "wb") as f:
+        np.save(f, np.zeros((2, 32, 32, 3), np.uint8))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        make_random_bytes,  # was NumPy's "If you trust the file ... allow_pickle=" advice
+        make_truncated,  # was zipfile.BadZipFile: File is not a zip file
+        make_npy,  # was TypeError: 'numpy.ndarray' object does not support the context manager
+    ],
+)
+def test_unreadable_npz_names_the_file_and_the_fix(tmp_path: Path, make) -> None:
+    path = tmp_path / "cifar10.npz"
+    make(path)
+    with pytest.raises(DataFormatError) as info:
+        load_cifar10(path)
+    message = str(info.value)
+    assert str(path) in message and "is not a readable .npz archive" in message
+    for fix in ("np.savez", cifar.DOWNLOAD_URL, "SAMPLE_PATH"):
+        assert fix in message
+    assert isinstance(info.value, ValueError)
+
+
 def test_missing_keys(tmp_path: Path, sample: cifar.Cifar10) -> None:
     path = save_npz(tmp_path / "bad.npz", x_train=sample.x_train, y_train=sample.y_train)
     with pytest.raises(ValueError, match=r"lacks the array\(s\) \['x_test', 'y_test'\]"):
@@ -257,11 +326,35 @@ def test_subset_keeps_official_order(sample: cifar.Cifar10) -> None:
         ({"seed": -1}, "seed must be a non-negative int"),
         ({"seed": 1.5}, "seed must be a non-negative int"),
         ({"seed": False}, "seed must be a non-negative int"),
+        ({"subset": 2.5}, r"subset must be an int \(a multiple of 10\); got 2\.5"),
+        ({"seed": np.float64(1.0)}, "seed must be a non-negative int"),
     ],
 )
 def test_argument_validation(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         load_cifar10(SAMPLE_PATH, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        (123, "123 of type int"),  # was pathlib's TypeError, which does not name the argument
+        (b"cifar10.npz", "b'cifar10.npz' of type bytes"),
+        (["cifar10.npz"], "['cifar10.npz'] of type list"),
+        ("", "''"),  # was read as the current directory
+    ],
+)
+def test_path_argument_is_checked(path: object, shown: str) -> None:
+    with pytest.raises(ValueError) as info:
+        load_cifar10(path)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert message.startswith("path must be a non-empty str or os.PathLike, or None")
+    assert shown in message
+
+
+def test_numpy_integer_seed_is_accepted() -> None:
+    a = load_cifar10(SAMPLE_PATH, subset=20, seed=np.uint8(3))
+    np.testing.assert_array_equal(a.y_train, load_cifar10(SAMPLE_PATH, subset=20, seed=3).y_train)
 
 
 def test_numpy_integer_subset_is_accepted() -> None:

@@ -8,6 +8,7 @@ formats (the seed's own logs are tested in test_baselines.py).
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
 import math
@@ -30,7 +31,9 @@ from assignment_utils.logs import (
     history_to_frame,
     main,
     parse_keras_log,
+    parse_keras_runs,
     read_csv_log,
+    read_history_json,
     summarize_run,
     summary_table,
 )
@@ -267,6 +270,141 @@ def test_per_step_lines_alone_are_not_epochs():
         parse_keras_log("Epoch 1/5\n 12/390 ━━━━━━━━━━━━━━━━━━━━ 3s 9ms/step - accuracy: 0.1 - loss: 2.3")
 
 
+@pytest.mark.parametrize(
+    "cut, reason",
+    [
+        ("val_acc: 0.7", r"its last value 0\.7 looks cut short"),  # was read as 0.7
+        ("val_acc: 0.", r"its last value 0\. looks cut short"),  # was read as 0.0
+        ("val_acc: 0", r"its last value 0 looks cut short"),  # was read as 0.0
+        ("val_loss: 0.9720 - val_ac", r"it ends in a partial metric '- val_ac'"),  # was NaN
+        ("val_loss: 0.9720 - val_acc:", r"it ends in a partial metric '- val_acc:'"),  # was NaN
+        ("loss: 1.1088 - acc: 0.6082", r"it lacks val_loss, val_acc \(which epoch 2 has\)"),
+    ],
+)
+def test_last_epoch_line_cut_short_is_dropped_with_a_warning(cut, reason):
+    """KERAS2_LOG cut inside epoch 3's line, e.g. '... val_acc: 0.7326' cut to '... val_acc: 0.7'."""
+    complete = KERAS2_LOG.replace("0.6589", "0.7326").removesuffix("\n")
+    text = complete[: complete.rindex(cut) + len(cut)]
+    with pytest.warns(LogWarning, match=r"epoch 3 is incomplete: the text ends inside its metrics "
+                      rf"line and {reason}; dropped it \(if the line is complete, end the text "
+                      r"with a newline\)"):
+        frame = parse_keras_log(text)
+    assert frame.equals(parse_quietly(KERAS2_LOG).iloc[:2])
+    assert parse_quietly(complete)["val_acc"].tolist() == [0.4895, 0.5865, 0.7326]
+
+
+def test_keras3_capture_cut_mid_number_drops_the_last_epoch():
+    """keras3_verbose1.txt cut inside epoch 6's 'val_loss: 2.2881' (to 'val_loss: 2.28')."""
+    text = raw("keras3_verbose1.txt")
+    end = text.rindex("val_loss: ") + len("val_loss: 2.28")
+    with pytest.warns(LogWarning, match="epoch 6 is incomplete"):
+        frame = parse_keras_log(text[:end])
+    assert frame["epoch"].tolist() == [1, 2, 3, 4, 5]
+    assert_same_history(frame, parse_quietly(text).iloc[:5], atol=0)
+
+
+def test_only_epoch_cut_short_is_an_error():
+    with pytest.warns(LogWarning, match="epoch 1 is incomplete"):
+        with pytest.raises(LogParseError, match="no complete training epoch found"):
+            parse_keras_log("Epoch 1/5\n390/390 [===] - 7s - loss: 1.8323 - acc: 0.30")
+
+
+def test_complete_last_line_without_a_newline_is_kept():
+    assert parse_quietly("Epoch 1/1\n9/9 - 1s - loss: 0.5 - acc: 0.25")["acc"].tolist() == [0.25]
+    assert parse_quietly("Epoch 1/1\n9/9 - 1s - loss: 0.5000 - lr: 1.0000e-04")["lr"][0] == 1e-4
+
+
+def restarted_text() -> str:
+    """The packaged 50-epoch base log, then a restarted fit whose counter goes back to 1."""
+    base = (resources.files("assignment_utils") / "package_data" / "base_log.txt").read_text()
+    restart = "".join(
+        f"Epoch {k}/10\n390/390 [===] - 7s 19ms/step - loss: 1.{k:04d} - acc: 0.{k:04d}"
+        f" - val_loss: 1.{k:04d} - val_acc: 0.{k:04d}\n"
+        for k in range(1, 11)
+    )
+    return base + restart
+
+
+def test_restarted_epoch_counter_starts_a_new_run():
+    """50 epochs, then 'Epoch 1/10' .. 'Epoch 10/10': was merged into one 50-epoch run."""
+    text = restarted_text()
+    with pytest.warns(LogWarning, match=r"holds 2 runs of 50 and 10 epochs \(the epoch counter "
+                      r"restarts at 1, so epochs 1-10 appear more than once\); keeping the last "
+                      r"run\. parse_keras_runs\(\) returns every run"):
+        frame = parse_keras_log(text)
+    assert frame["epoch"].tolist() == list(range(1, 11))
+    assert frame["val_acc"].tolist() == [k / 10_000 for k in range(1, 11)]
+
+    first, second = parse_keras_runs(text)
+    assert len(first) == 50 and first["val_acc"].max() == 0.8287
+    assert second.equals(frame)
+
+
+def test_parse_keras_runs_of_a_single_run_and_a_resumed_one():
+    assert len(parse_keras_runs(KERAS2_LOG)) == 1
+    with pytest.warns(LogWarning, match="epoch 4 appears more than once"):  # resumed, not restarted
+        (resumed,) = parse_keras_runs(raw("keras2_resumed.txt"))
+    assert resumed["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_cli_warns_about_several_runs(tmp_path, capsys):
+    path = tmp_path / "two_runs.txt"
+    path.write_text(restarted_text())
+    assert main([str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "warning: " in captured.err and "2 runs" in captured.err and "two_runs.txt" in captured.err
+    assert captured.out.splitlines()[1].split()[1:] == ["10", "0.10%", "10", "0.10%", "10"]
+
+
+# --------------------------------------------------------------------------- notebooks and encodings
+
+
+def notebook(text: str, *, ensure_ascii: bool) -> str:
+    """An nbformat 4 notebook whose cell printed ``text`` (as Jupyter saves it) and a History."""
+    cell = {
+        "cell_type": "code", "execution_count": 3, "metadata": {}, "source": ["model.fit(...)"],
+        "outputs": [
+            {"name": "stdout", "output_type": "stream", "text": text.splitlines(keepends=True)},
+            {"data": {"text/plain": ["<keras.src.callbacks.history.History at 0x7f0c>"]},
+             "execution_count": 3, "metadata": {}, "output_type": "execute_result"},
+        ],
+    }
+    markdown = {"cell_type": "markdown", "metadata": {}, "source": ["Epoch 9/9 - loss: 9.9"]}
+    document = {"cells": [markdown, cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=ensure_ascii) + "\n"
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+def test_ipynb_with_a_keras3_verbose1_log(tmp_path, ensure_ascii):
+    """keras3_verbose1.txt saved in a notebook: '\\u001b[1m2s' was read as 1m 2s (4,140 s/epoch)."""
+    path = tmp_path / "run.ipynb"
+    path.write_text(notebook(raw("keras3_verbose1.txt"), ensure_ascii=ensure_ascii))
+    expected = parse_quietly(raw("keras3_verbose1.txt"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = as_history_frame(path)
+        pd.testing.assert_frame_equal(parse_keras_log(path.read_text()), frame)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert frame["seconds"].max() < 5
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [lambda text: text.encode("utf-16"),  # PowerShell's "python train.py > log.txt"
+     lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+     lambda text: codecs.BOM_UTF8 + text.encode("utf-8")],
+    ids=["utf-16-le-bom", "utf-16-be-bom", "utf-8-bom"],
+)
+def test_byte_order_marks_decode(tmp_path, encode):
+    """A UTF-16 log with BOM was 'no training epoch found'; its CSV had columns like 'e\\x00p\\x00'."""
+    text_log, csv_log = tmp_path / "log.txt", tmp_path / "log.csv"
+    text_log.write_bytes(encode(KERAS2_LOG))
+    csv_log.write_bytes(encode("epoch,accuracy,loss\n0,0.5,1.5\n1,0.6,1.2\n"))
+    assert as_history_frame(text_log).equals(parse_quietly(KERAS2_LOG))
+    assert read_csv_log(csv_log).columns.tolist() == ["epoch", "loss", "acc"]
+    assert read_csv_log(csv_log)["acc"].tolist() == [0.5, 0.6]
+
+
 # --------------------------------------------------------------------------- History, dict, CSV
 
 
@@ -310,6 +448,28 @@ def test_csvlogger_epochs_become_one_based():
     assert frame["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
 
 
+def test_csvlogger_in_percent_becomes_fractions(tmp_path, capsys):
+    """accuracy 45.1, 85.3 and val_accuracy 50.2, 81 (percent) were kept, and the CLI printed '8100.00%'."""
+    path = tmp_path / "percent.csv"
+    path.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,45.1,1.5,50.2,1.4\n1,85.3,0.5,81,0.6\n")
+    with pytest.warns(LogWarning, match=r"acc, val_acc .*percent.*\(1, 100\].*divided by 100"):
+        frame = read_csv_log(path)
+    assert frame["acc"].tolist() == [0.451, 0.853] and frame["val_acc"].tolist() == [0.502, 0.81]
+    assert frame["loss"].tolist() == [1.5, 0.5]
+    assert main([str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[1:] == ["2", "81.00%", "2", "81.00%", "2"]
+
+
+@pytest.mark.parametrize("values", ["0.5,85.3", "45.1,150.0"])
+def test_accuracy_neither_fractions_nor_percent_is_an_error(tmp_path, values):
+    path = tmp_path / "mixed.csv"
+    first, second = values.split(",")
+    path.write_text(f"epoch,loss,val_accuracy\n0,1.0,{first}\n1,0.9,{second}\n")
+    with pytest.raises(LogParseError, match=r"mixed\.csv: column 'val_acc' has values above 1 .*"
+                       r"fractions in \[0, 1\] or all percentages in \(1, 100\]"):
+        read_csv_log(path)
+
+
 def test_appended_csvlogger_of_a_resumed_run(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("epoch,accuracy,loss\n0,0.1,2.3\n1,0.2,2.2\nepoch,accuracy,loss\n1,0.25,2.1\n2,0.3,2.0\n")
@@ -336,6 +496,29 @@ def test_bad_csv_files(tmp_path, content, message):
 def test_missing_csv_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"CSV log not found: .*nope\.csv"):
         read_csv_log(tmp_path / "nope.csv")
+
+
+def test_history_json_both_layouts(tmp_path):
+    saved = json.loads((DATA / "keras3_history.json").read_text())  # {"epoch": [0..], "history": ..}
+    plain = tmp_path / "history.json"
+    plain.write_text(json.dumps(saved["history"]))  # json.dump(history.history, f)
+    expected = history_to_frame(SimpleNamespace(**saved))
+    pd.testing.assert_frame_equal(read_history_json(DATA / "keras3_history.json"), expected)
+    pd.testing.assert_frame_equal(read_history_json(plain), expected)
+    pd.testing.assert_frame_equal(as_history_frame(plain), expected)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("{\"loss\": [1.0,", r"bad\.json is not valid JSON"),
+     ("[1.0, 0.9]", r"bad\.json: expected a JSON object of per-epoch lists"),
+     ('{"loss": [1.0], "val_loss": []}', r"bad\.json: metric lists differ in length")],
+)
+def test_bad_history_json(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(LogParseError, match=message):
+        read_history_json(path)
 
 
 def test_real_fit_history_dict_csvlogger_and_verbose2_agree(tmp_path, capsys):
@@ -386,10 +569,18 @@ def test_as_history_frame_normalises_dataframes():
         as_history_frame(plain.iloc[:0])
 
 
+def test_str_naming_an_existing_file_is_read_as_that_file(tmp_path):
+    """A log saved as 'val_loss: 0.77.log' was parsed as text because its name has 'loss:'."""
+    path = tmp_path / "val_loss: 0.77.log"
+    path.write_text(KERAS2_LOG)
+    assert as_history_frame(str(path)).equals(parse_quietly(KERAS2_LOG))
+
+
 def test_as_history_frame_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"log file not found: .*missing\.txt"):
         as_history_frame(tmp_path / "missing.txt")
-    with pytest.raises(FileNotFoundError, match="missing.txt"):
+    with pytest.raises(FileNotFoundError, match=r"log file not found: .*missing\.txt \(a str is "
+                       "read as a file if one exists there, else as log text"):
         as_history_frame(str(tmp_path / "missing.txt"))
     with pytest.raises(TypeError, match="expected a DataFrame, a keras History.*got int"):
         as_history_frame(42)
@@ -444,6 +635,12 @@ def test_cli_prints_best_and_last_epoch(packaged_logs, capsys):
     assert out[2].split()[1:] == ["50", "83.60%", "43", "82.63%", "50"]
     assert out[3].split()[1:] == ["6", "14.06%", "1", "14.06%", "6"]
     assert out[1].startswith(base)
+
+
+def test_cli_reads_a_saved_history_json(capsys):
+    """keras3_history.json was 'no training epoch found' (read as a text log)."""
+    assert main([str(DATA / "keras3_history.json")]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[1:] == ["6", "14.06%", "1", "14.06%", "6"]
 
 
 def test_cli_reports_warnings_on_stderr(capsys):
