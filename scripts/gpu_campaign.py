@@ -194,6 +194,9 @@ def check_render(campaign: Campaign, path: Path) -> None:
 
 def benchmark_phase(campaign: Campaign) -> None:
     budget = campaign.left() - PACK_SECONDS - 30  # 30 s for the last run to end and exit
+    if budget < 30:
+        campaign.say(f"benchmark NOT RUN: {campaign.left():.0f} s left")
+        return
     command = [sys.executable, "-m", "assignment_utils.benchmark", "--budget", f"{budget:.0f}",
                "--out", str(campaign.out / "benchmark.csv")]
     if campaign.smoke:

@@ -14,9 +14,10 @@ from assignment_utils.run_record import accelerator
 device = accelerator()
 print(f'Keras device: {device}')
 if device == 'CPU':
-    print('No GPU found. The default 50 epochs on all 50,000 images take about 2.7 hours on a 2-core CPU '
-          '(measured: median 196 s per epoch). For a short run: bash scripts/run_notebook.sh -p epochs 2 -p train_subset 5000')
+    print('No GPU found. The default 50 epochs on all 50,000 images take hours on a CPU. '
+          'For a short run: bash scripts/run_notebook.sh -p epochs 2 -p train_subset 5000')
 "
 mkdir -p output
+# --log-output prints every cell's output (each epoch's line) here as it comes.
 exec python -m papermill notebooks/cifar10_separable.ipynb output/cifar10_separable.ipynb \
-  -k python3 --cwd output "$@"
+  -k python3 --cwd output --log-output --no-progress-bar "$@"

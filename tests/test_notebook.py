@@ -11,6 +11,7 @@ notebook cannot drift from the code without re-running 50 epochs in CI.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,6 @@ NOTEBOOK = ROOT / "notebooks" / "cifar10_separable.ipynb"
 SMOKE = {"epochs": 2, "batch_size": 64, "data_path": str(SAMPLE_PATH)}
 CHECK = "# NBVAL_CHECK_OUTPUT"
 
-pytestmark = pytest.mark.slow
 
 
 def _kernel_env(monkeypatch):
@@ -59,6 +59,7 @@ def test_committed_notebook_is_structured_and_executed():
     assert nb.metadata.get("papermill", {}).get("parameters") is not None
 
 
+@pytest.mark.slow
 def test_papermill_smoke_run(tmp_path, monkeypatch):
     _kernel_env(monkeypatch)
     out = tmp_path / "smoke.ipynb"
@@ -92,6 +93,7 @@ def _prepared(tmp_path, name="prepared.ipynb"):
     return path
 
 
+@pytest.mark.slow
 def test_nbval_committed_outputs_match_the_code(tmp_path, monkeypatch):
     _kernel_env(monkeypatch)
     result = _nbval(tmp_path, _prepared(tmp_path))
@@ -99,6 +101,7 @@ def test_nbval_committed_outputs_match_the_code(tmp_path, monkeypatch):
     assert " passed" in result.stdout
 
 
+@pytest.mark.slow
 def test_nbval_catches_a_drifted_output(tmp_path, monkeypatch):
     """The check can fail: a committed parameter count that the code no longer produces."""
     _kernel_env(monkeypatch)
@@ -111,3 +114,67 @@ def test_nbval_catches_a_drifted_output(tmp_path, monkeypatch):
     result = _nbval(tmp_path, path)
     assert result.returncode != 0
     assert "1 failed" in result.stdout
+
+
+# Machine-specific paths (this machine's, a GPU machine's, a home folder, Colab's) that must never
+# reach the committed notebook, in cells or metadata.
+MACHINE_PATH = re.compile(r"(/root/|/home/|/tmp/|/work/|/content/|[A-Z]:\\\\Users)")
+
+
+def test_committed_notebook_runs_as_committed():
+    """"Run all" and papermill without -p must use the parameters cell's own defaults: a
+    committed injected-parameters cell once made every fresh run read /tmp/cifar10.npz."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert nb.metadata.get("papermill", {}).get("parameters", {}) == {}
+    paths = MACHINE_PATH.findall(NOTEBOOK.read_text())
+    assert not paths, f"machine-specific paths in the committed notebook: {sorted(set(paths))}"
+    source = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert "\nepochs = 50" in "\n" + source and "\ndata_path = None" in "\n" + source
+
+
+def _setup_cell() -> str:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and "REPO_URL" in c.source)
+
+
+@pytest.fixture
+def not_installed(monkeypatch):
+    """The setup cell as on a machine where assignment_utils is not importable."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "assignment_utils" else real(name, *a))
+    calls, run = [], subprocess.run
+
+    def fake_run(command, **kwargs):
+        if command[1:3] == ["-m", "pip"]:
+            return calls.append(command)
+        return run(command, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    return calls
+
+
+def test_setup_cell_uses_the_checkout_without_network(not_installed, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT / "notebooks")  # JupyterLab opens the notebook in its folder
+    exec(_setup_cell(), {})
+    assert sys.path[0] == str(ROOT) and not not_installed
+    assert "backend" in capsys.readouterr().out
+
+
+def test_setup_cell_with_placeholder_url_says_what_to_set(not_installed, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # Colab: no checkout around
+    with pytest.raises(SystemExit, match="set REPO_URL in this cell"):
+        exec(_setup_cell(), {})
+    assert not not_installed
+
+
+def test_setup_cell_installs_from_the_repository_on_colab(not_installed, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    cell = _setup_cell().replace("https://github.com/OWNER/REPO", "https://github.com/me/fork")
+    exec(cell, {})
+    assert not_installed == [[sys.executable, "-m", "pip", "install", "-q",
+                              "git+https://github.com/me/fork"]]

@@ -1,0 +1,84 @@
+"""The GPU campaign script, run here on the CPU in its smoke mode, so a GPU window is never lost
+to a typo: every phase, the files it returns, and its deadlines."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from assignment_utils.benchmark import COLUMNS as BENCHMARK_COLUMNS
+from assignment_utils.data import SAMPLE_PATH
+from assignment_utils.run_record import RUN_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "gpu_campaign.py"
+
+pytestmark = pytest.mark.slow
+
+
+def _campaign(out: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CIFAR10_PATH": str(SAMPLE_PATH), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--work", str(work),
+                           *args], env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture
+def work():
+    folder = ROOT / "output" / f"test-campaign-{os.getpid()}"
+    yield folder
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+def test_smoke_campaign_writes_every_artifact(tmp_path, work):
+    result = _campaign(tmp_path, work, "--smoke", "--budget", "600")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["benchmark.csv", "campaign.log", "cifar10_separable.ipynb",
+                     "environment.json", "logs.tar.gz", "runs.csv"]  # at most 8 come back
+    assert json.loads((tmp_path / "environment.json").read_text())["device"] == "CPU"
+
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert list(runs.columns[:len(RUN_COLUMNS)]) == RUN_COLUMNS
+    assert sorted(runs.seed) == [0, 1, 2] and (runs.epochs == 1).all()
+    assert runs.final_val_acc.between(0, 1).all() and (runs.trainings_sharing_the_card == 3).all()
+    assert runs.loc[runs.seed == 0, "source"].item() == "notebook"
+
+    bench = pd.read_csv(tmp_path / "benchmark.csv")
+    assert list(bench.columns) == BENCHMARK_COLUMNS
+    assert {"naive", "pipeline", "pipeline_no_xla"} <= set(bench.pipeline)
+
+    nb = nbformat.read(tmp_path / "cifar10_separable.ipynb", as_version=4)
+    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                if o.output_type == "error"]
+    with tarfile.open(tmp_path / "logs.tar.gz") as archive:
+        members = archive.getnames()
+    assert "logs/notebook.log" in members and "runs/notebook/summary.json" in members
+    assert not [m for m in members if "checkpoint" in m]
+    log = (tmp_path / "campaign.log").read_text()
+    assert "render check: an injected-parameters cell" in log  # smoke passes -p; the real run not
+
+
+def test_phases_stop_at_their_deadline_and_report_nothing_as_done(tmp_path, work):
+    """With no time for them, the trainings are stopped and said to be unfinished: no row, no
+    notebook."""
+    result = _campaign(tmp_path, work, "--smoke", "--budget", "5")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "notebook NOT FINISHED" in result.stdout and "seed1 NOT FINISHED" in result.stdout
+    assert not (tmp_path / "cifar10_separable.ipynb").exists()
+    assert pd.read_csv(tmp_path / "runs.csv").empty
+    bench = pd.read_csv(tmp_path / "benchmark.csv") if (tmp_path / "benchmark.csv").exists() else None
+    assert bench is None or bench.note.fillna("").str.contains("not run").all()
+
+
+def test_refuses_to_run_without_data(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "CIFAR10_PATH"}
+    result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "set CIFAR10_PATH" in result.stderr
