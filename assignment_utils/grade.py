@@ -102,7 +102,7 @@ _EARLY_STOP_RE = re.compile(r"\bEpoch\s+\d+\s*:\s*early stopping")  # Keras 2 an
 # --------------------------------------------------------------------------- reading
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity
 class _Cell:
     """A code cell: its 1-based position among all cells, source, output text, error name."""
 
@@ -120,7 +120,8 @@ def _joined(value: Any) -> str:
 def _output_text(output: dict) -> str:
     kind = output.get("output_type")
     if kind == "stream":
-        return _joined(output.get("text")) if output.get("name", output.get("stream")) == "stdout" else ""
+        stdout = output.get("name", output.get("stream")) == "stdout"  # nbformat 4, 3
+        return _joined(output.get("text")) if stdout else ""
     if kind not in ("execute_result", "display_data", "pyout"):
         return ""
     data = output.get("data", output)  # nbformat 3 keeps the MIME keys on the output itself

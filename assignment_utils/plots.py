@@ -96,8 +96,8 @@ def plot_validation_accuracy(
         ax.plot(frame["epoch"], frame["val_acc"], linestyle="--", linewidth=2.5, alpha=0.6,
                 label=name, gid=f"baseline:{name}")
     for name, frame in frames.items():
-        ax.plot(frame["epoch"], frame["val_acc"], linewidth=1, marker="." if len(frame) < 10 else None,
-                label=name, gid=f"run:{name}")
+        ax.plot(frame["epoch"], frame["val_acc"], linewidth=1, label=name, gid=f"run:{name}",
+                marker="." if len(frame) < 10 else None)
     if target is not None:
         ax.axhline(target, color="0.4", linestyle=":", linewidth=1,
                    label=f"{target_label} {target:.1%}", gid="target")

@@ -99,7 +99,8 @@ def test_notebook_without_summary_has_no_params():
 def test_output_cut_mid_epoch_drops_the_unfinished_epoch():
     """truncated.ipynb was interrupted while epoch 3 validated: its output ends with epoch 3's
     provisional '10/10 ... loss: 2.2087' line, without validation metrics."""
-    raw = "".join(o.get("text", "") for o in nbformat.read(NOTEBOOKS / "truncated.ipynb", 4).cells[-1].outputs)
+    cell = nbformat.read(NOTEBOOKS / "truncated.ipynb", as_version=4).cells[-1]
+    raw = "".join(output.get("text", "") for output in cell.outputs)
     assert raw.rstrip().endswith("loss: 2.2087") and "Epoch 3/3" in raw
     row = grade_notebook(NOTEBOOKS / "truncated.ipynb")
     assert (row["epochs"], row["best_epoch"]) == (2, 1)
@@ -258,7 +259,8 @@ def class_folder(tmp_path):
     (folder / "broken.ipynb").write_text('{"cells": [')
     (folder / "notes.txt").write_text("not a notebook")
     (folder / ".ipynb_checkpoints").mkdir()
-    shutil.copy(NOTEBOOKS / "keras3_verbose1.ipynb", folder / ".ipynb_checkpoints" / "x-checkpoint.ipynb")
+    shutil.copy(NOTEBOOKS / "keras3_verbose1.ipynb",
+                folder / ".ipynb_checkpoints" / "work-checkpoint.ipynb")
     return folder
 
 
