@@ -23,15 +23,17 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from assignment_utils.logs import as_history_frame, summarize_run
+from assignment_utils.rubric import BASE_ACCURACY
 
-__all__ = ["plot_runs", "plot_train_vs_val", "plot_learning_rate", "plot_receptive_field"]
+__all__ = ["plot_runs", "plot_validation_accuracy", "plot_train_vs_val", "plot_learning_rate",
+           "plot_receptive_field"]
 
 PathLike = str | os.PathLike[str]
 
 
 def plot_runs(
     runs: Mapping[str, Any],
-    target: float | None = 0.828,
+    target: float | None = BASE_ACCURACY,
     target_label: str = "base best",
     path: PathLike | None = None,
     zoom: float | None = 0.15,
@@ -90,6 +92,45 @@ def plot_learning_rate(run: Any, path: PathLike | None = None) -> Figure:
     ax.plot(frame["epoch"], frame["learning_rate"], marker=".", label="learning rate")
     ax.set_yscale("log")
     _style(ax, "Learning rate by epoch", "learning rate (end of epoch)")
+    return _finish(fig, path)
+
+
+def plot_validation_accuracy(
+    runs: Mapping[str, Any],
+    baselines: Mapping[str, Any] | None = None,
+    target: float | None = BASE_ACCURACY,
+    target_label: str = "base best",
+    path: PathLike | None = None,
+) -> Figure:
+    """Validation accuracy by epoch of many runs (thin lines) against baselines (thick, dashed).
+
+    Made for a class of submissions, where :func:`plot_runs` would be crowded: no per-run
+    annotations, one legend entry per run beside the axes. ``runs`` and ``baselines`` map
+    names to anything :func:`~assignment_utils.logs.as_history_frame` accepts; ``target``
+    draws the dashed line as in :func:`plot_runs`.
+
+    >>> from assignment_utils.baselines import load_baseline
+    >>> fig = plot_validation_accuracy({"alice": {"val_acc": [0.6, 0.85]}},
+    ...                                {"base": load_baseline("base")})
+    """
+    if not runs:
+        raise ValueError("runs is empty: pass at least one {name: history} entry")
+    baselines = baselines or {}
+    frames = {name: _history(name, run, ("val_acc",)) for name, run in runs.items()}
+    references = {name: _history(name, run, ("val_acc",)) for name, run in baselines.items()}
+
+    fig, (ax,) = _subplots(1, None, width=9.0)
+    for name, frame in references.items():
+        ax.plot(frame["epoch"], frame["val_acc"], linestyle="--", linewidth=2.5, alpha=0.6,
+                label=name, gid=f"baseline:{name}")
+    for name, frame in frames.items():
+        ax.plot(frame["epoch"], frame["val_acc"], linewidth=1, label=name, gid=f"run:{name}",
+                marker="." if len(frame) < 10 else None)
+    if target is not None:
+        ax.axhline(target, color="0.4", linestyle=":", linewidth=1,
+                   label=f"{target_label} {target:.1%}", gid="target")
+    _style(ax, "Validation accuracy", "validation accuracy", percent=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return _finish(fig, path)
 
 

@@ -33,10 +33,16 @@ Conventions (documented choices):
   are flattened: their layers appear as ``outer/inner`` rows.
 
 This module imports neither TensorFlow nor Keras at import time.
+
+Command line (any saved Keras 3 model)::
+
+    python -m assignment_utils.receptive_field model.keras [--csv table.csv]
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Sequence
@@ -52,6 +58,7 @@ __all__ = [
     "receptive_field_table",
     "to_markdown",
     "style_table",
+    "main",
 ]
 
 KINDS = ("input", "conv", "pool", "pad", "crop", "global", "flatten", "preserve", "merge", "concat")
@@ -545,3 +552,53 @@ def style_table(table: pd.DataFrame, image_size: int | Sequence[int] | None = No
             .format("{:,}", subset=["params"] if "params" in table.columns else [])
             .set_caption(f"Receptive field per layer (image {size[0]}×{size[1]}; highlighted: "
                          "first layer whose field covers it)"))
+
+
+# ------------------------------------------------------------------------ command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: print a saved Keras 3 model's per-layer table as markdown; 0 ok, 2 on errors.
+
+    The project's own layers (``CifarAugment``) are registered before loading; a model with
+    other custom layers needs its defining module imported, so load and call
+    :func:`receptive_field_table` from Python instead.
+
+    >>> main(["runs/notebook/model.keras", "--csv", "rf.csv"])  # doctest: +SKIP
+    | layer | type | inputs | kernel | ...
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m assignment_utils.receptive_field",
+        description="Output size, jump, receptive field and start of every layer of a saved "
+                    "Keras 3 model (.keras), as a markdown table.")
+    parser.add_argument("model", metavar="MODEL", help="a model saved with model.save('x.keras')")
+    parser.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    parser.add_argument("--assume-preserving", nargs="+", default=(), metavar="NAME",
+                        help="layer classes or names to treat as keeping the spatial geometry")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    try:
+        import keras
+
+        import assignment_utils.augment  # noqa: F401  (registers CifarAugment for loading)
+
+        model = keras.saving.load_model(args.model, compile=False)
+        table = receptive_field_table(model, assume_preserving=args.assume_preserving)
+        if args.csv:
+            table.to_csv(args.csv, index=False)
+    except UnknownLayerError as exc:
+        print(f"error: {exc} (command line: --assume-preserving NAME)", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"error: cannot analyse {args.model}: {exc}", file=sys.stderr)
+        return 2
+    print(to_markdown(table))
+    if args.csv:
+        print(f"table saved to {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

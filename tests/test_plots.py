@@ -11,7 +11,12 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from assignment_utils.plots import plot_receptive_field, plot_runs, plot_train_vs_val
+from assignment_utils.plots import (
+    plot_receptive_field,
+    plot_runs,
+    plot_train_vs_val,
+    plot_validation_accuracy,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -158,6 +163,23 @@ def test_plot_runs_names_the_run_without_val_acc():
 def test_plot_runs_names_the_run_it_cannot_read():
     with pytest.raises(TypeError, match=r"^run 'odd': expected a DataFrame"):
         plot_runs({"odd": 42})
+
+
+def test_plot_validation_accuracy_many_runs_against_baselines(runs):
+    class_runs = {f"student{i}.ipynb": history([0.3 + 0.1 * i, 0.5 + 0.1 * i]) for i in range(3)}
+    fig = plot_validation_accuracy(class_runs, {"base": runs["base"]})
+    (ax,) = fig.axes
+    lines = {line.get_gid(): line for line in ax.get_lines()}
+    assert list(lines) == ["baseline:base", "run:student0.ipynb", "run:student1.ipynb",
+                           "run:student2.ipynb", "target"]
+    np.testing.assert_array_equal(lines["run:student2.ipynb"].get_ydata(), [0.5, 0.7])
+    assert lines["baseline:base"].get_linestyle() == "--" and len(lines["baseline:base"].get_xdata()) == 50
+    assert list(lines["target"].get_ydata()) == [0.828, 0.828]
+    assert legend_texts(ax)[-1] == "base best 82.8%" and not ax.texts  # no per-run annotations
+    with pytest.raises(ValueError, match="runs is empty"):
+        plot_validation_accuracy({})
+    with pytest.raises(ValueError, match="run 'x' has no val_acc"):
+        plot_validation_accuracy({"x": {"loss": [1.0, 0.5]}})
 
 
 def test_plot_train_vs_val_shows_both_curves_and_the_gap():
