@@ -64,19 +64,18 @@ def plot_runs(
         (curve,) = acc_ax.plot(frame["epoch"], frame["val_acc"], label=name)
         loss_ax.plot(frame["epoch"], frame["val_loss"], label=name, color=curve.get_color())
         _mark_best_and_last(acc_ax, name, frame, curve.get_color(), row)
-    acc_ax.margins(y=0.05 + 0.04 * len(frames))  # headroom for the stacked annotations
     if zoom is not None:
         summaries = [summarize_run(frame) for frame in frames.values()]
         low = min(s.final_val_acc for s in summaries) - 0.03
         if target is not None:
             low = min(low, target - zoom)
         high = max(s.best_val_acc for s in summaries)
-        acc_ax.set_ylim(max(low, 0.0), min(high + 0.02 + 0.015 * len(frames), 1.0))
+        acc_ax.set_ylim(max(low - 0.1 * len(frames) * (high - low), 0.0), min(high + 0.02, 1.0))
     if target is not None:
         acc_ax.axhline(target, color="0.4", linestyle="--", linewidth=1,
                        label=f"{target_label} {target:.1%}", gid="target")
 
-    _style(acc_ax, "Validation accuracy", "validation accuracy", percent=True)
+    _style(acc_ax, "Validation accuracy", "validation accuracy", percent=True, legend="upper left")
     _style(loss_ax, "Validation loss" + (f"\n{loss_note}" if loss_note else ""), "validation loss")
     return _finish(fig, path)
 
@@ -224,21 +223,22 @@ def _history(name: str, run: Any, columns: Iterable[str]) -> pd.DataFrame:
 def _mark_best_and_last(ax: Axes, name: str, frame: pd.DataFrame, color: str, row: int) -> None:
     """Star + "best 83.6% @ 43" at the best epoch, dot + "epoch 50: 82.6%" at the last.
 
-    The ``row``-th run's labels are stacked ``row`` lines further out, so close runs
-    stay readable; the last-epoch label sits left of its point, inside the axes.
+    The labels are stacked in the lower right corner of the axes, the ``row``-th run's above
+    the ones before it, each with a thin line to its point: they never sit on a curve or
+    leave the axes however close the runs are.
     """
     summary = summarize_run(frame)
-    for kind, epoch, value, text, marker, offset, align in (
+    for kind, epoch, value, text, marker, height in (
         ("best", summary.best_epoch, summary.best_val_acc,
-         f"best {summary.best_val_acc:.1%} @ {summary.best_epoch}", "*", 8 + 11 * row, "center"),
+         f"best {summary.best_val_acc:.1%} @ {summary.best_epoch}", "*", 0.085 + 0.1 * row),
         ("last", summary.final_epoch, summary.final_val_acc,
-         f"epoch {summary.final_epoch}: {summary.final_val_acc:.1%}", "o", -14 - 11 * row,
-         "right"),
+         f"epoch {summary.final_epoch}: {summary.final_val_acc:.1%}", "o", 0.04 + 0.1 * row),
     ):
         ax.plot([epoch], [value], marker=marker, markersize=10 if marker == "*" else 6,
                 linestyle="none", color=color, label=f"_{kind}", gid=f"{name}:{kind}")
-        ax.annotate(text, (epoch, value), textcoords="offset points", xytext=(0, offset),
-                    ha=align, fontsize=8, color=color, gid=f"{name}:{kind}")
+        ax.annotate(text, (epoch, value), xytext=(0.98, height), textcoords="axes fraction",
+                    ha="right", va="center", fontsize=8, color=color, gid=f"{name}:{kind}",
+                    arrowprops={"arrowstyle": "-", "color": color, "linewidth": 0.5, "alpha": 0.5})
 
 
 def _subplots(ncols: int, title: str | None, width: float | None = None) -> tuple[Figure, Any]:
@@ -250,7 +250,7 @@ def _subplots(ncols: int, title: str | None, width: float | None = None) -> tupl
     return fig, axes[0]
 
 
-def _style(ax: Axes, title: str, ylabel: str, percent: bool = False) -> None:
+def _style(ax: Axes, title: str, ylabel: str, percent: bool = False, legend: str = "best") -> None:
     ax.set_title(title)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
@@ -258,7 +258,7 @@ def _style(ax: Axes, title: str, ylabel: str, percent: bool = False) -> None:
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(loc=legend)
 
 
 def _finish(fig: Figure, path: PathLike | None) -> Figure:

@@ -11,6 +11,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -54,12 +55,33 @@ def accelerator() -> str:
     return "CPU"
 
 
+def source_commit() -> str | None:
+    """The git commit of the code that runs: ``$ASSIGNMENT_UTILS_COMMIT`` if set (for a copy of
+    the checkout without its ``.git``, e.g. on a GPU machine), else ``git rev-parse HEAD`` of the
+    checkout holding this package (with "+changes" when files differ from it), else None."""
+    if os.environ.get("ASSIGNMENT_UTILS_COMMIT"):
+        return os.environ["ASSIGNMENT_UTILS_COMMIT"]
+    checkout = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=checkout, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.strip() else "")
+
+
 def environment_record() -> dict[str, Any]:
-    """Python, platform, Keras backend, device and the installed versions that matter."""
+    """Python, platform, Keras backend, device, the installed versions that matter and the
+    source commit."""
     import keras
 
     versions = {p: v for p in _PACKAGES if (v := _version(p))}
     return {
+        "commit": source_commit(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),

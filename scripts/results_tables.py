@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Write the README's results tables from ``results/runs.csv`` and ``results/benchmark.csv``.
+
+The tables sit between ``<!-- runs-table:start/end -->`` and ``<!-- benchmark-table:start/end -->``
+markers; ``tests/test_readme.py`` checks that the README holds exactly what this script makes of
+the committed files, so no number in them is typed by hand.
+
+    python scripts/results_tables.py          # rewrite the README's tables
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pct(value: float) -> str:
+    return "–" if pd.isna(value) else f"{100 * value:.2f} %"
+
+
+def _seconds(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value:.1f}"
+
+
+def runs_table(runs: pd.DataFrame) -> str:
+    """One row per run and a mean row; accuracies are test-set accuracies at epoch 50."""
+    lines = ["| run | seed | epochs | parameters | epoch-50 test accuracy | best epoch's | "
+             "flip-averaged (TTA) | training s | compile s | card, backend | trainings sharing the card |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for row in runs.itertuples(index=False):
+        lines.append(
+            f"| {row.source} | {row.seed} | {row.epochs} | {row.params:,} | {_pct(row.final_val_acc)} | "
+            f"{_pct(row.best_val_acc)} | {_pct(row.tta_val_acc)} | {_seconds(row.train_seconds)} | "
+            f"{_seconds(row.compile_seconds)} | {row.device}, {row.backend} | "
+            f"{row.trainings_sharing_the_card} |")
+    if len(runs) > 1:
+        std = runs.final_val_acc.std()
+        lines.append(
+            f"| **mean of {len(runs)}** | | | | **{_pct(runs.final_val_acc.mean())}** "
+            f"(± {100 * std:.2f}) | {_pct(runs.best_val_acc.mean())} | {_pct(runs.tta_val_acc.mean())} "
+            f"| {_seconds(runs.train_seconds.mean())} | | | |")
+    return "\n".join(lines)
+
+
+def benchmark_table(bench: pd.DataFrame) -> str:
+    """One row per benchmark run, with the speed-up of the pipeline over naive ``fit``."""
+    naive = {row.model: row.seconds_per_epoch for row in bench.itertuples() if row.pipeline == "naive"}
+    lines = ["| pipeline | model | epochs timed | s per 50,000-image epoch | × naive fit | "
+             "50 epochs (s) | compile s | card, backend | note |",
+             "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    for row in bench.itertuples(index=False):
+        base = naive.get(row.model, math.nan)
+        speedup = "–" if pd.isna(base) or pd.isna(row.seconds_per_epoch) \
+            else f"{base / row.seconds_per_epoch:.1f}"
+        fifty = "–" if pd.isna(row.seconds_per_epoch) else f"{50 * row.seconds_per_epoch:.0f}"
+        note = "" if pd.isna(row.note) else row.note
+        lines.append(
+            f"| {row.pipeline} | {row.model} | {row.epochs} | {_seconds(row.seconds_per_epoch)} | "
+            f"{speedup} | {fifty} | {_seconds(row.compile_seconds)} | {row.device}, {row.backend} | "
+            f"{note} |")
+    return "\n".join(lines)
+
+
+def render(readme: str, runs: pd.DataFrame, bench: pd.DataFrame) -> str:
+    """``readme`` with both marked tables replaced."""
+    for name, table in (("runs-table", runs_table(runs)), ("benchmark-table", benchmark_table(bench))):
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
+        if not pattern.search(readme):
+            raise ValueError(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> block")
+        readme = pattern.sub(lambda m: m.group(1) + table + m.group(2), readme)
+    return readme
+
+
+def main() -> int:
+    readme = ROOT / "README.md"
+    runs = pd.read_csv(ROOT / "results" / "runs.csv")
+    bench = pd.read_csv(ROOT / "results" / "benchmark.csv")
+    readme.write_text(render(readme.read_text(), runs, bench))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
