@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Write the README's results tables from ``results/runs.csv`` and ``results/benchmark.csv``.
+"""Write the README's results tables from ``results/runs.csv``, ``results/benchmark.csv`` and
+``results/selection.csv``.
 
-The tables sit between ``<!-- runs-table:start/end -->`` and ``<!-- benchmark-table:start/end -->``
-markers; ``tests/test_readme.py`` checks that the README holds exactly what this script makes of
+The tables sit between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers (``runs-table``,
+``benchmark-table``, ``selection-table``); ``tests/test_readme.py`` checks that the README holds exactly what this script makes of
 the committed files, so no number in them is typed by hand.
 
     python scripts/results_tables.py          # rewrite the README's tables
@@ -57,19 +58,33 @@ def benchmark_table(bench: pd.DataFrame) -> str:
     for row in bench.itertuples(index=False):
         base = naive.get(row.model, math.nan)
         speedup = "–" if pd.isna(base) or pd.isna(row.seconds_per_epoch) \
-            else f"{base / row.seconds_per_epoch:.1f}"
+            else f"{base / row.seconds_per_epoch:.2g}"
         fifty = "–" if pd.isna(row.seconds_per_epoch) else f"{50 * row.seconds_per_epoch:.0f}"
         note = "" if pd.isna(row.note) else row.note
         lines.append(
-            f"| {row.pipeline} | {row.model} | {row.epochs} | {_seconds(row.seconds_per_epoch)} | "
+            f"| {row.pipeline} | {row.model} | {row.epochs} | "
+            f"{'–' if pd.isna(row.seconds_per_epoch) else f'{row.seconds_per_epoch:.2f}'} | "
             f"{speedup} | {fifty} | {_seconds(row.compile_seconds)} | {row.device}, {row.backend} | "
             f"{note} |")
     return "\n".join(lines)
 
 
-def render(readme: str, runs: pd.DataFrame, bench: pd.DataFrame) -> str:
-    """``readme`` with both marked tables replaced."""
-    for name, table in (("runs-table", runs_table(runs)), ("benchmark-table", benchmark_table(bench))):
+def selection_table(selection: pd.DataFrame) -> str:
+    """One row per candidate, in the order tried, scored on the held-out images."""
+    lines = ["| candidate | parameters | epoch-50 held-out accuracy | best epoch's | flip-averaged (TTA) | "
+             "training s | trainings sharing the card |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in selection.itertuples(index=False):
+        lines.append(
+            f"| {row.candidate} | {row.params:,} | {_pct(row.final_val_acc)} | {_pct(row.best_val_acc)} | "
+            f"{_pct(row.tta_val_acc)} | {_seconds(row.train_seconds)} | {row.trainings_sharing_the_card} |")
+    return "\n".join(lines)
+
+
+def render(readme: str, runs: pd.DataFrame, bench: pd.DataFrame, selection: pd.DataFrame) -> str:
+    """``readme`` with the marked tables replaced."""
+    for name, table in (("runs-table", runs_table(runs)), ("benchmark-table", benchmark_table(bench)),
+                        ("selection-table", selection_table(selection))):
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
         if not pattern.search(readme):
             raise ValueError(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> block")
@@ -81,7 +96,8 @@ def main() -> int:
     readme = ROOT / "README.md"
     runs = pd.read_csv(ROOT / "results" / "runs.csv")
     bench = pd.read_csv(ROOT / "results" / "benchmark.csv")
-    readme.write_text(render(readme.read_text(), runs, bench))
+    selection = pd.read_csv(ROOT / "results" / "selection.csv")
+    readme.write_text(render(readme.read_text(), runs, bench, selection))
     return 0
 
 

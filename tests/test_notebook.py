@@ -70,7 +70,7 @@ def test_papermill_smoke_run(tmp_path, monkeypatch):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
     text = "\n".join(_outputs_text(c) for c in code)
-    assert "| layer | type |" in text and "receptive_field" in text          # the RF table
+    assert "| layer | output_shape | receptive_field |" in text                 # the RF table
     assert "Depthwise separable convolutions only" in text                     # the rubric
     assert "Beats the base validation accuracy" in text
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

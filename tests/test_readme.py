@@ -26,3 +26,20 @@ def test_readme_reference_table_is_what_the_code_computes():
                       README, re.S).group(1)
     table = receptive_field_table(reference_model())[README_COLUMNS]
     assert block == to_markdown(table)
+
+
+def test_readme_results_tables_are_what_the_results_files_hold():
+    """No measured number in the README is typed by hand: scripts/results_tables.py writes them."""
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "scripts" / "results_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    results = ROOT / "results"
+    expected = tables.render(README, pd.read_csv(results / "runs.csv"),
+                             pd.read_csv(results / "benchmark.csv"), pd.read_csv(results / "selection.csv"))
+    assert README == expected, "run: python scripts/results_tables.py"
+    runs = pd.read_csv(results / "runs.csv")
+    assert sorted(runs.seed) == [0, 1, 2] and (runs.epochs == 50).all() and (runs.params < 100_000).all()
