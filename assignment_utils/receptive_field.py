@@ -61,7 +61,8 @@ __all__ = [
     "main",
 ]
 
-KINDS = ("input", "conv", "pool", "pad", "crop", "global", "flatten", "preserve", "merge", "concat")
+KINDS = ("input", "conv", "pool", "pad", "crop", "global", "flatten", "unflatten", "preserve",
+         "merge", "concat")
 COLUMNS = [
     "layer", "type", "inputs", "kernel", "stride", "dilation", "padding",
     "output_shape", "params", "jump", "receptive_field", "start",
@@ -211,6 +212,11 @@ def _apply(spec: LayerSpec, ins: list[_State]) -> _State:
     if len(ins) != 1:
         raise ValueError(f"Layer {spec.name!r} ({kind}) takes one input, got {len(ins)}.")
     channels = spec.filters if spec.filters is not None else first.channels
+    if kind == "unflatten":  # features of a whole map back into a 1x1 map: the same field
+        if first.spatial:
+            raise ValueError(f"Layer {spec.name!r} ({spec.type}): 'unflatten' follows global "
+                             "pooling or Flatten, not a spatial layer.")
+        return _State(tuple(_Axis(1, a.jump, a.rf, a.start) for a in first.axes), channels, True)
     if not first.spatial:
         if kind in ("conv", "pool", "pad", "crop"):
             raise ValueError(f"Layer {spec.name!r} ({spec.type}) needs a spatial input but follows "
@@ -372,6 +378,8 @@ def _layer_spec(layer: Any, name: str, parents: tuple[str, ...], in_ranks: list[
         return LayerSpec(kind="concat", **common)
     if isinstance(layer, tuple(getattr(L, n) for n in _ELEMENTWISE_MERGES)):
         return LayerSpec(kind="merge", **common)
+    if not spatial and len(out_shape) == 3 and tuple(out_shape[:2]) == (1, 1):
+        return LayerSpec(kind="unflatten", **common)  # e.g. Reshape((1, 1, C)) after global pooling
     if not spatial:  # after global pooling / flatten everything keeps the field
         return LayerSpec(kind="merge" if len(parents) > 1 else "preserve", **common)
     if isinstance(layer, (L.Conv2D, L.SeparableConv2D, L.DepthwiseConv2D)):

@@ -23,7 +23,7 @@ from assignment_utils.logs import as_history_frame, summarize_run
 from assignment_utils.receptive_field import receptive_field_table
 
 __all__ = ["check_assignment", "rubric_passed", "rubric_markdown", "ALLOWED_CONVOLUTIONS",
-           "FORBIDDEN_LAYERS", "DROPOUT_LAYERS", "BASE_ACCURACY", "EPOCHS_REQUIRED", "MAX_PARAMS"]
+           "FORBIDDEN_LAYERS", "DROPOUT_LAYERS", "SEPARABLE_ONLY", "BASE_ACCURACY", "EPOCHS_REQUIRED", "MAX_PARAMS"]
 
 # The assignment's numbers: beat the base's 82.8 % best validation accuracy, train 50 epochs,
 # stay under 100,000 parameters.
@@ -32,6 +32,10 @@ EPOCHS_REQUIRED = 50
 MAX_PARAMS = 100_000
 
 ALLOWED_CONVOLUTIONS = ("SeparableConv2D", "DepthwiseConv2D")
+# The one definition the first rule applies, quoted in its evidence.
+SEPARABLE_ONLY = ("every spatial filter is depthwise (SeparableConv2D, DepthwiseConv2D) and channels "
+                  "are mixed only by 1x1 pointwise convolutions (SeparableConv2D's own, or a 1x1 "
+                  "Conv2D); no other convolution and no Dense, in every layer, nested ones included")
 FORBIDDEN_LAYERS = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
                     "Conv3DTranspose", "SeparableConv1D", "DepthwiseConv1D", "Dense",
                     "EinsumDense")
@@ -82,13 +86,13 @@ def check_assignment(
     if max_params < 1:
         raise ValueError(f"max_params must be positive, got {max_params!r}")
 
-    layers = dict(_leaf_layers(model))
+    layers = _all_layers(model)
     rows = [
         _check_convolutions(layers),
         _check_batch_norm(layers),
         _check_params(model, max_params),
         _check_dropout(layers),
-        *_check_layer_table(model, layers, tuple(assume_preserving)),
+        *_check_layer_table(model, dict(_leaf_layers(model)), tuple(assume_preserving)),
         *_check_history(history, epochs_required, base_accuracy),
     ]
     return pd.DataFrame(rows, columns=["requirement", "passed", "evidence"]).astype(
@@ -134,6 +138,22 @@ def _leaf_layers(model: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield f"{prefix}{layer.name}", layer
 
 
+def _all_layers(model: Any) -> dict[str, Any]:
+    """Every layer of the whole layer tree: nested models and the sublayers that custom layers
+    hold, recursively (a custom layer is listed too, under its own path)."""
+    found = {}
+
+    def walk(layer: Any, path: str) -> None:
+        found[path] = layer
+        # Keras 3 tracks a layer's sublayers; _flatten_layers is how Keras itself lists them.
+        for child in layer._flatten_layers(include_self=False, recursive=False):
+            walk(child, f"{path}/{child.name}")
+
+    for path, layer in _leaf_layers(model):
+        walk(layer, path)
+    return found
+
+
 def _kind(layer: Any, names: Iterable[str]) -> str | None:
     """The first class name in the layer's MRO that is in ``names`` (subclasses count)."""
     return next((cls.__name__ for cls in type(layer).__mro__ if cls.__name__ in names), None)
@@ -149,14 +169,18 @@ def _of_kind(layers: dict[str, Any], names: Iterable[str]) -> dict[str, tuple[st
 def _check_convolutions(layers: dict[str, Any]) -> Row:
     requirement = "Depthwise separable convolutions only"
     allowed = Counter(kind for kind, _ in _of_kind(layers, ALLOWED_CONVOLUTIONS).values())
+    pointwise = {path for path, (_, layer) in _of_kind(layers, ["Conv2D"]).items()
+                 if tuple(layer.kernel_size) == (1, 1)}
     found = ", ".join(f"{name} x{allowed[name]}" for name in ALLOWED_CONVOLUTIONS)
-    offenders = _of_kind(layers, FORBIDDEN_LAYERS)
+    found += f", 1x1 Conv2D x{len(pointwise)}" if pointwise else ""
+    offenders = {path: kind for path, (kind, _) in _of_kind(layers, FORBIDDEN_LAYERS).items()
+                 if path not in pointwise}
     if offenders:
-        listed = ", ".join(f"{path} ({kind})" for path, (kind, _) in offenders.items())
-        return requirement, False, f"{found}; not allowed: {listed}"
+        listed = ", ".join(f"{path} ({kind})" for path, kind in offenders.items())
+        return requirement, False, f"{found}; not allowed: {listed}. Rule: {SEPARABLE_ONLY}"
     if not allowed:
-        return requirement, False, f"{found}; the model has no convolution at all"
-    return requirement, True, f"{found}; no Conv2D/Dense"
+        return requirement, False, f"{found}; the model has no depthwise convolution at all"
+    return requirement, True, f"{found}; {SEPARABLE_ONLY}"
 
 
 def _check_batch_norm(layers: dict[str, Any]) -> Row:
@@ -223,12 +247,17 @@ def _sides(value: Any) -> str:
 
 
 def _check_history(history: Any, epochs_required: int, base_accuracy: float) -> tuple[Row, Row]:
-    """Rows "<N> epochs" and "Beats the base validation accuracy"."""
+    """Rows "<N> epochs" and "Beats the base validation accuracy"; a history that cannot be read
+    fails both rows with the reason, and one without validation accuracy fails the second."""
     epochs_row, accuracy_row = f"{epochs_required} epochs", "Beats the base validation accuracy"
     if history is None:
         return (epochs_row, None, NOT_RUN), (accuracy_row, None, NOT_RUN)
+    try:
+        frame = as_history_frame(history)  # sorted, one row per epoch, percent recognised
+    except (TypeError, ValueError, OSError) as error:
+        reason = f"the history could not be read: {error}"
+        return (epochs_row, False, reason), (accuracy_row, False, reason)
 
-    frame = as_history_frame(history)  # sorted, one row per epoch, at least one epoch
     epochs = [int(epoch) for epoch in frame["epoch"]]
     expected = list(range(1, epochs_required + 1))
     evidence = f"{len(epochs)} epochs ({epochs[0]}-{epochs[-1]})"
@@ -237,15 +266,20 @@ def _check_history(history: Any, epochs_required: int, base_accuracy: float) -> 
         evidence += f"; missing {', '.join(map(str, gaps))}"
     if epochs != expected:
         evidence += f"; {epochs_required} required"
+    epochs_result = (epochs_row, epochs == expected, evidence)
 
-    summary = summarize_run(frame)
-    return (
-        (epochs_row, epochs == expected, evidence),
-        (accuracy_row, bool(summary.best_val_acc > base_accuracy),
-         f"best {_pct(summary.best_val_acc)} (epoch {summary.best_epoch}), "
-         f"epoch {summary.final_epoch}: {_pct(summary.final_val_acc)} "
-         f"vs base {_pct(base_accuracy)}"),
-    )
+    try:
+        summary = summarize_run(frame)
+    except ValueError as error:
+        return epochs_result, (accuracy_row, False, str(error))
+    accuracies = frame["val_acc"].dropna()
+    if not accuracies.between(0, 1).all():
+        return epochs_result, (accuracy_row, False, f"validation accuracies outside [0, 1] "
+                                                    f"({accuracies.min():g}..{accuracies.max():g})")
+    return epochs_result, (
+        accuracy_row, bool(summary.best_val_acc > base_accuracy),
+        f"best {_pct(summary.best_val_acc)} (epoch {summary.best_epoch}), "
+        f"epoch {summary.final_epoch}: {_pct(summary.final_val_acc)} vs base {_pct(base_accuracy)}")
 
 
 def _pct(fraction: float) -> str:

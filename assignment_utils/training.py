@@ -18,12 +18,13 @@ import dataclasses
 import hashlib
 import json
 import math
+import numbers
 import os
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import keras
 import numpy as np
@@ -74,35 +75,43 @@ class TrainConfig:
     verbose: Literal[0, 1, 2] = 2
 
     def __post_init__(self) -> None:
-        def positive_int(name: str) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
         for name in ("epochs", "batch_size"):
-            positive_int(name)
+            self._integer(name, minimum=1)
         if self.steps_per_execution is not None:
-            positive_int("steps_per_execution")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
-            raise ValueError(f"learning_rate must be a number in (0, 10), got {self.learning_rate!r}")
-        for name, low, high in (("warmup_fraction", 0, 1), ("momentum", 0, 1),
-                                ("label_smoothing", 0, 1)):
-            if not low <= getattr(self, name) < high:
-                raise ValueError(f"{name} must be in [{low}, {high}), got {getattr(self, name)!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if self.max_shift < 0 or self.cutout < 0:
-            raise ValueError(f"max_shift and cutout must be >= 0, got {self.max_shift}, {self.cutout}")
-        if not isinstance(self.jit_compile, bool):
-            raise ValueError(f"jit_compile must be True or False, got {self.jit_compile!r}")
-        if self.verbose not in (0, 1, 2):
+            self._integer("steps_per_execution", minimum=1)
+        for name in ("max_shift", "cutout", "seed"):
+            self._integer(name, minimum=0)
+        self._real("learning_rate", "in (0, 10)", lambda v: 0 < v < 10)
+        for name in ("warmup_fraction", "momentum", "label_smoothing"):
+            self._real(name, "in [0, 1)", lambda v: 0 <= v < 1)
+        self._real("weight_decay", ">= 0", lambda v: v >= 0)
+        for name, options in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+            if getattr(self, name) not in options:
+                raise ValueError(f"{name} must be one of {options}, got {getattr(self, name)!r}")
+        for name in ("augment", "jit_compile"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, bool(getattr(self, name)))
+        if isinstance(self.verbose, bool) or self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+
+    def _integer(self, name: str, minimum: int) -> None:
+        """An int (NumPy ints too, not bools) of at least ``minimum``, stored as a Python int."""
+        value = getattr(self, name)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+                or value < minimum:
+            what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+            raise ValueError(f"{name} must be {what}, got {value!r}")
+        object.__setattr__(self, name, int(value))
+
+    def _real(self, name: str, allowed: str, ok: Callable[[float], bool]) -> None:
+        """A finite real number (NumPy floats too, not bools) that ``ok`` accepts, stored as a
+        Python float."""
+        value = getattr(self, name)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+                or not math.isfinite(value) or not ok(value):
+            raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
+        object.__setattr__(self, name, float(value))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

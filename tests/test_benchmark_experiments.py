@@ -1,5 +1,7 @@
 """The speed benchmark and the seed/holdout runner, as CPU smoke runs on the real sample."""
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -12,29 +14,42 @@ pytestmark = pytest.mark.slow
 
 def test_benchmark_compares_naive_fit_and_pipeline(tmp_path, capsys):
     out = tmp_path / "benchmark.csv"
-    assert benchmark.main(["--data", str(SAMPLE_PATH), "--epochs", "2", "--batch-size", "50",
-                           "--steps-per-execution", "2", "--out", str(out)]) == 0
+    assert benchmark.main(["--data", str(SAMPLE_PATH), "--epochs", "2", "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert list(table.columns) == benchmark.COLUMNS
-    assert sorted(zip(table.pipeline, table.model)) == sorted(
-        (p, m) for p in benchmark.PIPELINES for m in benchmark.MODELS)
+    assert list(zip(table.pipeline, table.model)) == list(benchmark.DEFAULT_RUNS)
     assert (table.epochs == 2).all() and (table.seconds_per_epoch > 0).all()
+    assert (table.compile_seconds >= 0).all() and table.note.isna().all()
     assert table.val_acc.between(0, 1).all() and (table.backend == "tensorflow").all()
     printed = capsys.readouterr().out
-    assert "device: CPU" in printed and "naive" in printed and "pipeline" in printed
+    assert "device: CPU" in printed and "naive" in printed and "pipeline_no_xla" in printed
+
+
+def test_benchmark_budget_stops_runs_and_says_so(tmp_path):
+    """A spent budget runs nothing more, and no unmeasured time is reported."""
+    data = load_cifar10(SAMPLE_PATH)
+    table = benchmark.run_benchmark(data, 2, TrainConfig(), budget=0, out=tmp_path / "b.csv")
+    assert table.note.str.startswith("not run").all() and table.seconds_per_epoch.isna().all()
+    assert pd.read_csv(tmp_path / "b.csv").shape[0] == len(benchmark.DEFAULT_RUNS)
+    # A run stopped after its first epoch has no steady-state time to report.
+    row = benchmark.benchmark_run("pipeline", "reference_model", data, 3, TrainConfig(),
+                                  deadline=0)
+    assert row["epochs"] == 1 and math.isnan(row["seconds_per_epoch"])
+    assert row["note"] == "stopped by the time budget after 1 of 3 epochs"
 
 
 def test_benchmark_rejects_unknown_names():
     data = load_cifar10(SAMPLE_PATH)
-    with pytest.raises(ValueError, match="unknown models/pipelines"):
-        benchmark.run_benchmark(data, 1, TrainConfig(), models=["resnet50"])
+    with pytest.raises(ValueError, match="unknown"):
+        benchmark.run_benchmark(data, 1, TrainConfig(), runs=[("pipeline", "resnet50")])
 
 
 def test_experiments_holdout_never_touches_the_test_set(tmp_path):
     data = load_cifar10(SAMPLE_PATH)
     poisoned = data._replace(y_test=data.y_test * 0 + 99)  # any use of the test labels would fail
-    table = experiments.run_seeds(poisoned, [3], TrainConfig(epochs=1, batch_size=50, warmup_epochs=0),
-                                  tmp_path, holdout=50, model_kwargs={"widths": (8, 16), "stem_width": 8})
+    table = experiments.run_seeds(poisoned, [3], TrainConfig(epochs=1, batch_size=50), tmp_path,
+                                  holdout=50, model_kwargs={"widths": (8, 16), "stem_width": 8,
+                                                            "dropout": (0.0, 0.1)})
     row = table.iloc[0]
     assert row.validation == "holdout-50" and row.seed == 3 and row.epochs == 1
     assert 0 <= row.tta_val_acc <= 1 and row.params < 100_000
@@ -45,7 +60,7 @@ def test_experiments_cli_writes_the_runs_table(tmp_path):
     out = tmp_path / "runs.csv"
     assert experiments.main(["--data", str(SAMPLE_PATH), "--seeds", "0", "1", "--epochs", "2",
                              "--set", "batch_size=50", "--set", "steps_per_execution=2",
-                             "--widths", "8", "16", "--stem-width", "8",
+                             "--widths", "8", "16", "--stem-width", "8", "--dropout", "0", "0.1",
                              "--output-root", str(tmp_path / "runs"), "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert list(table.columns[:len(experiments.RUN_COLUMNS)]) == experiments.RUN_COLUMNS

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,6 +62,27 @@ def test_images_are_raw_pixels_uint8_or_float(tmp_path, sample):
 def test_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"weight_decay": float("nan")}, "weight_decay must be a finite number >= 0, got nan"),
+    ({"seed": -1}, "seed must be an integer >= 0, got -1"),      # used to crash inside train()
+    ({"epochs": "abc"}, "epochs must be a positive integer, got 'abc'"),  # papermill -p epochs abc
+    ({"augment": "no"}, "augment must be True or False, got 'no'"),       # used to augment
+    ({"learning_rate": True}, "learning_rate must be a finite number"),
+    ({"verbose": True}, "verbose must be 0, 1 or 2"),
+])
+def test_config_messages_name_the_field_the_value_and_what_is_allowed(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TrainConfig(**kwargs)
+
+
+def test_config_takes_numpy_numbers_as_plain_numbers():
+    """A NumPy float32 learning rate used to be refused ("got np.float32(0.1)")."""
+    config = TrainConfig(learning_rate=np.float32(0.1), epochs=np.int64(3), augment=np.bool_(True))
+    assert config.learning_rate == pytest.approx(0.1) and type(config.learning_rate) is float
+    assert type(config.epochs) is int and config.augment is True
+    json.dumps(config.to_dict())  # storable in run.json
 
 
 def test_cosine_schedule_warms_up_then_decays_to_a_thousandth():
@@ -129,6 +151,11 @@ def test_damaged_run_files_are_errors_naming_the_file(tmp_path, sample):
     train(_tiny_model(), *data, config, tmp_path)
     (tmp_path / "log.csv").unlink()  # used to return a history of the later epochs only
     with pytest.raises(ValueError, match=r"log.csv holds 0 complete epochs but the checkpoint holds 1"):
+        train(_tiny_model(), *data, config, tmp_path)
+    weights = next((tmp_path / "checkpoint").glob("epoch_*.weights.h5"))
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated: used to be h5py's OSError
+    (tmp_path / "log.csv").write_text("epoch,accuracy\n0,0.1\n")
+    with pytest.raises(ValueError, match=r"epoch_001.weights.h5 could not be loaded .*delete"):
         train(_tiny_model(), *data, config, tmp_path)
     (tmp_path / "checkpoint" / "checkpoint.json").write_text("")  # used to be a JSONDecodeError
     with pytest.raises(ValueError, match=r"checkpoint.json is damaged"):
