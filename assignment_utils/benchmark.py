@@ -92,8 +92,8 @@ def benchmark_run(pipeline: str, model_name: str, data: Cifar10, epochs: int,
     if pipeline == "naive":
         history = naive_fit(model, measured, epochs, callbacks=[stop])
     else:
-        run_config = dataclasses.replace(config, epochs=epochs, seed=seed,
-                                         jit_compile=pipeline == "pipeline")
+        no_xla = {"jit_compile": False} if pipeline == "pipeline_no_xla" else {}
+        run_config = dataclasses.replace(config, epochs=epochs, seed=seed, **no_xla)
         with tempfile.TemporaryDirectory() as output_dir:
             history = train(model, (measured.x_train, measured.y_train),
                             (measured.x_test, measured.y_test), run_config, output_dir,

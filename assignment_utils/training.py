@@ -71,7 +71,9 @@ class TrainConfig:
     seed: int = 0
     # How the run executes (a run resumes with other values of these):
     steps_per_execution: int | None = None  # None: a whole epoch per call where the backend can
-    jit_compile: bool = True     # XLA; False only to measure what it buys
+    # XLA: "auto" lets Keras decide (on with JAX and on GPUs; off for TensorFlow on a CPU, where
+    # XLA made an epoch of separable_net 13x slower on a 2-core machine); False to measure it.
+    jit_compile: bool | Literal["auto"] = "auto"
     verbose: Literal[0, 1, 2] = 2
 
     def __post_init__(self) -> None:
@@ -89,9 +91,13 @@ class TrainConfig:
             if getattr(self, name) not in options:
                 raise ValueError(f"{name} must be one of {options}, got {getattr(self, name)!r}")
         for name in ("augment", "jit_compile"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-            object.__setattr__(self, name, bool(getattr(self, name)))
+            value = getattr(self, name)
+            if name == "jit_compile" and isinstance(value, str) and value == "auto":
+                continue
+            if not isinstance(value, (bool, np.bool_)):
+                allowed = "True, False or 'auto'" if name == "jit_compile" else "True or False"
+                raise ValueError(f"{name} must be {allowed}, got {value!r}")
+            object.__setattr__(self, name, bool(value))
         if isinstance(self.verbose, bool) or self.verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
 

@@ -54,7 +54,7 @@ def test_images_are_raw_pixels_uint8_or_float(tmp_path, sample):
     ({"batch_size": True}, "batch_size"), ({"learning_rate": 0}, "learning_rate"),
     ({"learning_rate": "0.1"}, "learning_rate"), ({"optimizer": "rmsprop"}, "optimizer"),
     ({"schedule": "step"}, "schedule"), ({"warmup_fraction": 1.0}, "warmup_fraction"),
-    ({"jit_compile": "yes"}, "jit_compile"), ({"steps_per_execution": 2.5}, "steps_per_execution"),
+    ({"jit_compile": "yes"}, "jit_compile must be True, False or 'auto'"), ({"steps_per_execution": 2.5}, "steps_per_execution"),
     ({"momentum": 1.0}, "momentum"), ({"label_smoothing": -0.1}, "label_smoothing"),
     ({"weight_decay": -1e-4}, "weight_decay"), ({"cutout": -2}, "cutout"),
     ({"verbose": 3}, "verbose"), ({"seed": 1.5}, "seed"), ({"steps_per_execution": 0}, "steps_per_execution"),
