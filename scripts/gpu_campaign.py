@@ -13,11 +13,19 @@ One call does all the work of a GPU window and writes everything it produces int
 4. ``cifar10_separable.ipynb`` (the render), ``logs.tar.gz`` (every process's output and every
    run's log, config, summary and final model) and ``campaign.log`` (this script's own report).
 
+``--phases`` picks among ``graded``, ``benchmark`` and ``selection``. ``selection`` trains every
+candidate of ``--candidates FILE`` at the same time on the card, each on 45,000 training images
+and scored on the 5,000 held out (never the test set), into ``selection.csv``. FILE has one
+candidate a line, ``name | arguments of assignment_utils.experiments``, e.g.
+``batch 250 | --set batch_size=250``; ``#`` starts a comment.
+
 Every phase has a deadline inside ``--budget`` seconds and stops itself in time; what finished is
 written, and what did not is reported as not finished, never as done.
 
     CIFAR10_PATH=/data/cifar10.npz python scripts/gpu_campaign.py --out results/gpu --budget 480
     CIFAR10_PATH=... python scripts/gpu_campaign.py --out /tmp/smoke --smoke   # CPU, minutes
+    CIFAR10_PATH=... python scripts/gpu_campaign.py --out DIR --phases selection \
+        --candidates results/candidates.txt --budget 280
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ sys.path.insert(0, str(ROOT))  # the checkout's package, installed or not
 NOTEBOOK = Path("notebooks/cifar10_separable.ipynb")  # relative: papermill records the paths
 SEEDS = (1, 2)                                      # the notebook's own run is seed 0
 BENCHMARK_MIN_SECONDS = 100                         # kept for the benchmark out of the budget
+PHASES = ("graded", "benchmark", "selection")
+HOLDOUT = 5000                                      # held-out training images for selection
+SMOKE_HOLDOUT = 50                                  # the same, out of the 200-image smoke sample
 PACK_SECONDS = 15                                   # kept for packing at the end
 # Machine-specific paths that must not reach a committed notebook.
 MACHINE_PATH = re.compile(r"(/root/|/home/|/tmp/|/work/|/content/|[A-Z]:\\\\Users)")
@@ -47,8 +58,8 @@ MACHINE_PATH = re.compile(r"(/root/|/home/|/tmp/|/work/|/content/|[A-Z]:\\\\User
 class Campaign:
     """Runs the phases against one deadline and keeps a log of what happened."""
 
-    def __init__(self, out: Path, work: Path, budget: float, smoke: bool):
-        self.out, self.work, self.smoke = out, work, smoke
+    def __init__(self, out: Path, work: Path, budget: float, smoke: bool, phases: list[str]):
+        self.out, self.work, self.smoke, self.phases = out, work, smoke, phases
         self.start = time.monotonic()
         self.deadline = self.start + budget
         self.log_path = out / "campaign.log"
@@ -135,7 +146,8 @@ def graded_phase(campaign: Campaign) -> None:
             python, "-m", "assignment_utils.experiments", "--seeds", str(seed), *seeds_args,
             "--output-root", str(campaign.work / "runs" / "seeds"),
             "--out", str(campaign.work / f"seed{seed}.csv")])
-    codes = campaign.wait(processes, campaign.deadline - BENCHMARK_MIN_SECONDS - PACK_SECONDS)
+    reserve = BENCHMARK_MIN_SECONDS if "benchmark" in campaign.phases else 0
+    codes = campaign.wait(processes, campaign.deadline - reserve - PACK_SECONDS)
 
     if codes["notebook"] == 0:
         shutil.copy(ROOT / rendered, campaign.out / NOTEBOOK.name)
@@ -210,6 +222,50 @@ def benchmark_phase(campaign: Campaign) -> None:
         campaign.say("benchmark NOT FINISHED: no row was written")
 
 
+def read_candidates(path: Path) -> list[tuple[str, list[str]]]:
+    """``(name, experiments arguments)`` for every candidate line of ``path``."""
+    candidates = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, arguments = line.partition("|")
+        if not sep or not name.strip():
+            raise ValueError(f"{path}:{number}: expected 'name | arguments', got {line!r}")
+        candidates.append((name.strip(), arguments.split()))
+    if not candidates:
+        raise ValueError(f"{path} lists no candidate")
+    return candidates
+
+
+def selection_phase(campaign: Campaign, candidates: list[tuple[str, list[str]]]) -> None:
+    """Every candidate at once, each in its own folder, scored on held-out training images."""
+    import pandas as pd
+
+    if campaign.left() - PACK_SECONDS < (30 if campaign.smoke else 180):
+        campaign.say(f"selection NOT RUN: {campaign.left():.0f} s left")
+        return
+    processes, tables = {}, {}
+    for index, (name, arguments) in enumerate(candidates, start=1):
+        tables[name] = campaign.work / "selection" / f"candidate{index}.csv"
+        processes[name] = campaign.launch(f"candidate{index}", [
+            sys.executable, "-m", "assignment_utils.experiments",
+            "--holdout", str(SMOKE_HOLDOUT if campaign.smoke else HOLDOUT),
+            "--seeds", "0", *(["--epochs", "1"] if campaign.smoke else []), *arguments,
+            "--output-root", str(campaign.work / "selection" / f"candidate{index}"),
+            "--out", str(tables[name])])
+    codes = campaign.wait(processes, campaign.deadline - PACK_SECONDS)
+    rows = [pd.read_csv(tables[name]).assign(candidate=name)
+            for name in processes if codes[name] == 0 and tables[name].exists()]
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["candidate"])
+    table.insert(0, "candidate", table.pop("candidate"))
+    table["trainings_sharing_the_card"] = len(processes)
+    table.to_csv(campaign.out / "selection.csv", index=False)
+    campaign.say(f"selection.csv: {len(table)} of {len(processes)} candidates finished\n"
+                 + (table[["candidate", "params", "final_val_acc", "best_val_acc"]].to_string(index=False)
+                    if len(table) else ""))
+
+
 def pack(campaign: Campaign) -> None:
     """Logs, run logs, configs, summaries and the notebook run's model into one archive."""
     with tarfile.open(campaign.out / "logs.tar.gz", "w:gz") as archive:
@@ -229,7 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=480, help="seconds for everything")
     parser.add_argument("--smoke", action="store_true",
                         help="one epoch per training and two per benchmark run: a CPU check")
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=["graded", "benchmark"])
+    parser.add_argument("--candidates", type=Path, help="candidates for the selection phase")
     args = parser.parse_args(argv)
+    if ("selection" in args.phases) != (args.candidates is not None):
+        parser.error("the selection phase and --candidates FILE go together")
+    candidates = read_candidates(args.candidates) if args.candidates else []
     if not os.environ.get("CIFAR10_PATH"):
         parser.error("set CIFAR10_PATH to the CIFAR-10 .npz (the notebook reads it from there)")
     work = args.work.resolve()
@@ -238,11 +299,16 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     (work / "logs").mkdir(parents=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    campaign = Campaign(args.out.resolve(), work, args.budget, args.smoke)
-    campaign.say(f"budget {args.budget:.0f} s, smoke={args.smoke}, data {os.environ['CIFAR10_PATH']}")
+    campaign = Campaign(args.out.resolve(), work, args.budget, args.smoke, args.phases)
+    campaign.say(f"budget {args.budget:.0f} s, phases {args.phases}, smoke={args.smoke}, "
+                 f"data {os.environ['CIFAR10_PATH']}")
     environment(campaign)
-    graded_phase(campaign)
-    benchmark_phase(campaign)
+    if "graded" in args.phases:
+        graded_phase(campaign)
+    if "benchmark" in args.phases:
+        benchmark_phase(campaign)
+    if "selection" in args.phases:
+        selection_phase(campaign, candidates)
     pack(campaign)
     return 0
 

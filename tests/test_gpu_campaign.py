@@ -82,3 +82,32 @@ def test_refuses_to_run_without_data(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "set CIFAR10_PATH" in result.stderr
+
+
+def test_selection_phase_trains_each_candidate_in_its_own_folder(tmp_path, work):
+    """Six processes once shared one output folder on the GPU and five were (rightly) refused:
+    each candidate now gets its own."""
+    candidates = tmp_path / "candidates.txt"
+    candidates.write_text("# a comment\nsmall | --widths 8 16 --stem-width 8 --dropout 0 0.1\n"
+                          "smaller batch | --widths 8 16 --stem-width 8 --dropout 0 0.1 "
+                          "--set batch_size=50\n")
+    out = tmp_path / "out"
+    result = _campaign(out, work, "--smoke", "--phases", "selection", "--candidates",
+                       str(candidates), "--budget", "400")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = pd.read_csv(out / "selection.csv")
+    assert table.candidate.tolist() == ["small", "smaller batch"]
+    assert (table.validation == "holdout-50").all()
+    assert (table.trainings_sharing_the_card == 2).all() and (table.epochs == 1).all()
+    assert "batch_size=50" in table.config[1] and "batch_size=500" in table.config[0]
+    assert not (out / "runs.csv").exists() and not (out / "benchmark.csv").exists()
+
+
+def test_candidates_file_errors_name_the_line(tmp_path):
+    sys.path.insert(0, str(SCRIPT.parent))
+    import gpu_campaign
+
+    bad = tmp_path / "c.txt"
+    bad.write_text("good | --set batch_size=250\nno separator here\n")
+    with pytest.raises(ValueError, match=r"c.txt:2: expected 'name \| arguments'"):
+        gpu_campaign.read_candidates(bad)
