@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from assignment_utils.data import CLASS_NAMES
 from assignment_utils.models import check_images
+from assignment_utils.rules import CLASS_NAMES
 
 PREDICT_BATCH_SIZE = 1000
 

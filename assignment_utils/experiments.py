@@ -29,6 +29,7 @@ import pandas as pd
 from assignment_utils.data import Cifar10, load_cifar10, train_val_split
 from assignment_utils.evaluation import evaluate
 from assignment_utils.models import separable_net
+from assignment_utils.rules import EPOCHS_REQUIRED
 from assignment_utils.run_record import RUN_COLUMNS, run_row, write_summary
 from assignment_utils.training import TrainConfig, train
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--holdout", type=int, default=None,
                         help="score on N held-out training images instead of the test set")
-    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=EPOCHS_REQUIRED)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a TrainConfig field, e.g. --set learning_rate=0.4 "
                              "--set steps_per_execution=16 (repeatable)")

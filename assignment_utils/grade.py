@@ -11,7 +11,7 @@ why; nothing is guessed):
 
 - ``notebook``: the path as given.
 - ``epochs``, ``best_val_acc``, ``best_epoch``, ``final_val_acc``: the graded training run
-  (:class:`~assignment_utils.logs.RunSummary`; accuracies as fractions).
+  (:class:`~assignment_utils.summaries.RunSummary`; accuracies as fractions).
 - ``params``: ``Total params`` of a printed ``model.summary()`` (Keras 2 or 3, ANSI or
   HTML): the last one printed before the graded run starts, else the first after it.
 - ``layer_types``: Keras layer classes called in the code cells, sorted, comma-separated:
@@ -59,16 +59,11 @@ from typing import Any
 
 import pandas as pd
 
-from assignment_utils.logs import _ANSI_RE, _HEADER_RE, LogParseError, parse_keras_log, summarize_run
+from assignment_utils.logs import _ANSI_RE, _HEADER_RE, LogParseError, parse_keras_log
 from assignment_utils.receptive_field import _ELEMENTWISE_MERGES, _PRESERVING
-from assignment_utils.rubric import (
-    ALLOWED_CONVOLUTIONS,
-    BASE_ACCURACY,
-    DROPOUT_LAYERS,
-    EPOCHS_REQUIRED,
-    FORBIDDEN_LAYERS,
-    MAX_PARAMS,
-)
+from assignment_utils.rubric import ALLOWED_CONVOLUTIONS, DROPOUT_LAYERS, FORBIDDEN_LAYERS
+from assignment_utils.rules import BASE_ACCURACY, EPOCHS_REQUIRED, MAX_PARAMS
+from assignment_utils.summaries import summarize_run
 
 __all__ = ["COLUMNS", "grade_notebook", "grade", "find_notebooks", "main"]
 

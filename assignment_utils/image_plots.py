@@ -21,8 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from assignment_utils.data import CLASS_NAMES
 from assignment_utils.plots import PathLike, _finish
+from assignment_utils.rules import CLASS_NAMES
 
 __all__ = ["plot_examples", "plot_confusion_matrix", "plot_misclassified",
            "plot_effective_receptive_fields", "plot_receptive_field_on_image"]

@@ -1,4 +1,4 @@
-"""Read Keras training logs into one schema, the *history frame*, and summarise runs.
+"""Read Keras training logs into one schema, the *history frame*.
 
 A history frame is a :class:`pandas.DataFrame` with one row per epoch, sorted by epoch:
 
@@ -25,21 +25,18 @@ wins) and missing epochs are reported with a :class:`LogWarning`; so are a text 
 epoch line cut short (dropped) and a text holding several runs (the last is returned), see
 :func:`parse_keras_log`.
 
-Command line::
-
-    python -m assignment_utils.logs run1.txt run2.csv history.json run3.ipynb [--plot runs.png]
+Summaries of a run (best and last validation accuracy) are in :mod:`assignment_utils.summaries`,
+the command line is :mod:`assignment_utils.log_cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import codecs
 import io
 import json
 import math
 import os
 import re
-import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,19 +46,19 @@ from typing import Any
 
 import pandas as pd
 
+# Only for the committed notebook, which does `from assignment_utils.logs import summary_table`;
+# new code imports it from assignment_utils.summaries (which does not import this module).
+from assignment_utils.summaries import summary_table  # noqa: F401
+
 __all__ = [
     "LogParseError",
     "LogWarning",
-    "RunSummary",
     "as_history_frame",
     "history_to_frame",
-    "main",
     "parse_keras_log",
     "parse_keras_runs",
     "read_csv_log",
     "read_history_json",
-    "summarize_run",
-    "summary_table",
 ]
 
 LEADING_COLUMNS = ("epoch", "loss", "acc", "val_loss", "val_acc", "seconds")
@@ -630,143 +627,3 @@ def as_history_frame(obj: Any) -> pd.DataFrame:
         "expected a DataFrame, a keras History, a dict of lists, a path or log text, "
         f"got {type(obj).__name__}"
     )
-
-
-# --------------------------------------------------------------------------- summaries
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """Best and final validation accuracy of one run (fractions; epochs 1-based)."""
-
-    epochs: int
-    best_val_acc: float
-    best_epoch: int
-    final_val_acc: float
-    final_epoch: int
-
-
-def summarize_run(frame: pd.DataFrame) -> RunSummary:
-    """Summarise a history frame; ties for the best accuracy go to the earliest epoch.
-
-    ``epochs`` counts the epochs present; ``final_*`` is the last epoch's row.
-
-    >>> summarize_run(history_to_frame({"loss": [1, 1, 1], "val_acc": [0.5, 0.7, 0.7]}))
-    RunSummary(epochs=3, best_val_acc=0.7, best_epoch=2, final_val_acc=0.7, final_epoch=3)
-    """
-    if "val_acc" not in frame.columns:
-        raise ValueError(
-            f"no validation accuracy to summarise (columns: {list(frame.columns)}); "
-            "train with validation data and an accuracy metric"
-        )
-    frame = frame.sort_values("epoch", kind="stable")
-    val = frame["val_acc"]
-    if val.isna().all():
-        raise ValueError("every val_acc value is NaN; nothing to summarise")
-    best = val.max()
-    return RunSummary(
-        epochs=len(frame),
-        best_val_acc=float(best),
-        best_epoch=int(frame.loc[val == best, "epoch"].iloc[0]),
-        final_val_acc=float(val.iloc[-1]),
-        final_epoch=int(frame["epoch"].iloc[-1]),
-    )
-
-
-def summary_table(runs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per run (index ``run``), columns as in :class:`RunSummary`.
-
-    >>> table = summary_table({"a": history_to_frame({"loss": [1, 1], "val_acc": [0.6, 0.5]})})
-    >>> table.to_dict("index")
-    {'a': {'epochs': 2, 'best_val_acc': 0.6, 'best_epoch': 1, 'final_val_acc': 0.5, 'final_epoch': 2}}
-    """
-    summaries = {name: summarize_run(frame) for name, frame in runs.items()}
-    return pd.DataFrame(
-        [vars(s) for s in summaries.values()],
-        index=pd.Index(list(summaries), name="run"),
-        columns=list(RunSummary.__dataclass_fields__),
-    )
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _format_table(table: pd.DataFrame) -> str:
-    """Fixed-width text table of :func:`summary_table` rows, accuracies in percent."""
-    width = max(len("run"), *(len(str(run)) for run in table.index))
-    lines = [f"{'run':<{width}}  epochs  best val_acc  best epoch  last val_acc  last epoch"]
-    for row in table.itertuples():
-        lines.append(
-            f"{row.Index:<{width}}  {row.epochs:>6}  {row.best_val_acc:>12.2%}  {row.best_epoch:>10}"
-            f"  {row.final_val_acc:>12.2%}  {row.final_epoch:>10}"
-        )
-    return "\n".join(lines)
-
-
-def _about(log: str, kind: str, message: object) -> str:
-    """``kind: message``, naming the log unless the message already does."""
-    text = str(message)
-    return f"{kind}: {text}" if log in text else f"{kind}: {log}: {text}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: print each log's best and last validation accuracy; 0 ok, 2 on errors.
-
-    >>> main(["base_log.txt", "reference_log.txt", "--plot", "runs.png"])  # doctest: +SKIP
-    run                epochs  best val_acc  best epoch  last val_acc  last epoch
-    base_log.txt           50        82.87%          47        82.02%          50
-    reference_log.txt      50        83.60%          43        82.63%          50
-    plot saved to runs.png
-    0
-    """
-    parser = argparse.ArgumentParser(
-        prog="parse-keras-log",
-        description="Summarise Keras training logs (text output, notebooks, CSVLogger .csv "
-        "or History .json files): best validation accuracy with its epoch, and the last epoch's.",
-    )
-    parser.add_argument(
-        "logs",
-        nargs="+",
-        metavar="LOG",
-        help="a Keras text log (.txt, .log, .md or .ipynb), CSVLogger .csv or History .json file",
-    )
-    parser.add_argument("--plot", metavar="PNG", help="also save a comparison plot of the runs")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
-        return int(exc.code or 0)
-
-    runs: dict[str, pd.DataFrame] = {}
-    errors: list[str] = []
-    for log in args.logs:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                frame = as_history_frame(Path(log))
-                summarize_run(frame)
-            except (OSError, ValueError) as exc:
-                errors.append(_about(log, "error", exc))
-                continue
-        for warning in caught:
-            print(_about(log, "warning", warning.message), file=sys.stderr)
-        runs[log] = frame
-    if errors:
-        print("\n".join(errors), file=sys.stderr)
-        return 2
-
-    print(_format_table(summary_table(runs)))
-    if args.plot:
-        try:
-            from assignment_utils.plots import plot_runs
-
-            figure = plot_runs(runs)
-            figure.savefig(args.plot)
-        except (ImportError, OSError, ValueError) as exc:
-            print(f"error: cannot write plot {args.plot}: {exc}", file=sys.stderr)
-            return 2
-        print(f"plot saved to {args.plot}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

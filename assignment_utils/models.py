@@ -18,8 +18,9 @@ import keras
 import numpy as np
 from keras import layers
 
-INPUT_SHAPE = (32, 32, 3)
-NUM_CLASSES = 10
+from assignment_utils.rules import IMAGE_SHAPE as INPUT_SHAPE
+from assignment_utils.rules import NUM_CLASSES
+
 # Per-channel mean and standard deviation of the 50,000 CIFAR-10 training images, in 0-255 units.
 CIFAR10_MEAN = (125.307, 122.950, 113.865)
 CIFAR10_STD = (62.993, 62.089, 66.705)
@@ -85,7 +86,7 @@ def reference_model(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Se
             *block(128, 3), *block(156, 4), *pool_and_drop(2, 0.2),
             *block(168, 5), *pool_and_drop(3, 0.25),
             separable(168, 1, 6, activation="relu"),
-            layers.SeparableConv2D(10, 4, use_bias=False, name="sepconv7"),
+            layers.SeparableConv2D(NUM_CLASSES, 4, use_bias=False, name="sepconv7"),
             layers.GlobalAveragePooling2D(name="gap"),
             layers.Activation("softmax", name="softmax"),
         ],

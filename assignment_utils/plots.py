@@ -22,8 +22,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from assignment_utils.logs import as_history_frame, summarize_run
-from assignment_utils.rubric import BASE_ACCURACY
+from assignment_utils.logs import as_history_frame
+from assignment_utils.rules import BASE_ACCURACY
+from assignment_utils.summaries import summarize_run
 
 __all__ = ["plot_runs", "plot_validation_accuracy", "plot_train_vs_val", "plot_learning_rate",
            "plot_receptive_field"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from assignment_utils.logs import summarize_run
+from assignment_utils.summaries import summarize_run
 
 _PACKAGES = ("keras", "numpy", "pandas", "matplotlib", "tensorflow", "tensorflow-cpu", "jax",
              "jaxlib", "torch", "assignment-utils")

@@ -33,6 +33,7 @@ import pandas as pd
 from assignment_utils.augment import CifarAugment
 from assignment_utils.logs import read_csv_log
 from assignment_utils.models import CIFAR10_MEAN, check_images
+from assignment_utils.rules import EPOCHS_REQUIRED
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "constant")
@@ -56,7 +57,7 @@ class TrainConfig:
     ``CifarAugment`` (flip, ``max_shift``, ``cutout`` on half of the images).
     """
 
-    epochs: int = 50             # the assignment's 50 epochs
+    epochs: int = EPOCHS_REQUIRED  # the assignment's 50 epochs
     batch_size: int = 500        # divides 50,000, 45,000 and 10,000: no ragged last batch to compile
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
     learning_rate: float = 0.2   # peak rate of the schedule

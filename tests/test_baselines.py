@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from assignment_utils.baselines import BASELINE_NAMES, load_baseline
-from assignment_utils.logs import LogWarning, RunSummary, parse_keras_log, summarize_run
+from assignment_utils.logs import LogWarning, parse_keras_log
+from assignment_utils.summaries import RunSummary, summarize_run
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "000_5ada3d6232e4e3f5.txt"
 needs_seed = pytest.mark.skipif(not SEED.is_file(), reason=f"assignment seed not available at {SEED}")

@@ -21,7 +21,8 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from assignment_utils.grade import COLUMNS, _layer_types, _read_cells, find_notebooks, grade, \
     grade_notebook, main
-from assignment_utils.logs import parse_keras_log, summarize_run
+from assignment_utils.logs import parse_keras_log
+from assignment_utils.summaries import summarize_run
 
 NOTEBOOKS = Path(__file__).parent / "data" / "notebooks"
 LOGS = Path(__file__).parent / "data" / "logs"

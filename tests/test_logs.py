@@ -1,5 +1,6 @@
 """Tests for assignment_utils.logs: text logs of every Keras generation, History/dict/CSV
-sources, warnings and errors, summaries and the command line.
+sources, warnings and errors; for assignment_utils.summaries and the command line,
+assignment_utils.log_cli.
 
 Fixtures live in tests/data/logs/: ``keras3_*`` are real Keras 3.15 captures (regenerate
 with ``capture_keras3.py`` there), the others are small hand-made logs in the Keras 1/2
@@ -23,20 +24,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assignment_utils.log_cli import main
 from assignment_utils.logs import (
     LogParseError,
     LogWarning,
-    RunSummary,
     as_history_frame,
     history_to_frame,
-    main,
     parse_keras_log,
     parse_keras_runs,
     read_csv_log,
     read_history_json,
-    summarize_run,
-    summary_table,
 )
+from assignment_utils.summaries import RunSummary, summarize_run, summary_table
 
 DATA = Path(__file__).parent / "data" / "logs"
 REPO = Path(__file__).resolve().parents[1]
@@ -677,7 +676,7 @@ def test_cli_plot(packaged_logs, tmp_path, capsys):
 
 def test_python_dash_m_entry_point():
     result = subprocess.run(
-        [sys.executable, "-m", "assignment_utils.logs", str(DATA / "keras1_verbose2.txt")],
+        [sys.executable, "-m", "assignment_utils.log_cli", str(DATA / "keras1_verbose2.txt")],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr

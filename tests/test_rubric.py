@@ -10,8 +10,8 @@ keras = pytest.importorskip("keras")
 L = keras.layers
 
 from assignment_utils.baselines import load_baseline  # noqa: E402
-from assignment_utils.logs import summarize_run  # noqa: E402
 from assignment_utils.rubric import SEPARABLE_ONLY, check_assignment, rubric_passed  # noqa: E402
+from assignment_utils.summaries import summarize_run  # noqa: E402
 
 REQUIREMENTS = [
     "Depthwise separable convolutions only",
