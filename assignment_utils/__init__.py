@@ -2,7 +2,8 @@
 
 Modules (import the one you need; none of them imports Keras at package import time):
 
-- ``receptive_field``: output size and receptive field of every layer.
+- ``receptive_field``: output size and receptive field of every layer (the face of
+  ``rf_geometry``, the arithmetic; ``rf_keras``, the Keras walk; ``rf_render``, the tables).
 - ``effective_field``: the effective (gradient) receptive field, on any Keras backend.
 - ``logs``: parse Keras training logs, ``History`` objects and ``CSVLogger`` files.
 - ``baselines``: the assignment's base and reference training logs.
