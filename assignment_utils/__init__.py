@@ -15,7 +15,8 @@ Modules (import the one you need; importing the package itself does not import K
 - ``summaries``: best and last validation accuracy of a run, or a table of runs.
 - ``log_cli``: the log parser's command line (``parse-keras-log``): summaries and a plot.
 - ``baselines``: the assignment's base and reference training logs.
-- ``receptive_field``: output size and receptive field of every layer.
+- ``receptive_field``: output size and receptive field of every layer (the face of
+  ``rf_geometry``, the arithmetic; ``rf_keras``, the Keras walk; ``rf_render``, the tables).
 - ``effective_field``: the effective (gradient) receptive field, on any Keras backend.
 - ``plots``: run comparisons, train-vs-validation curves and receptive-field growth plots.
 - ``image_plots``: example images, confusion matrix, misclassified images, fields over an image.

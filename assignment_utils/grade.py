@@ -60,7 +60,7 @@ from typing import Any
 import pandas as pd
 
 from assignment_utils.logs import _ANSI_RE, _HEADER_RE, LogParseError, parse_keras_log
-from assignment_utils.receptive_field import _ELEMENTWISE_MERGES, _PRESERVING
+from assignment_utils.rf_keras import _ELEMENTWISE_MERGES, _PRESERVING
 from assignment_utils.rubric import ALLOWED_CONVOLUTIONS, DROPOUT_LAYERS, FORBIDDEN_LAYERS
 from assignment_utils.rules import BASE_ACCURACY, EPOCHS_REQUIRED, MAX_PARAMS
 from assignment_utils.summaries import summarize_run
