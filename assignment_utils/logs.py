@@ -514,6 +514,14 @@ def _columns_to_frame(
     return _build_frame(list(range(1, n + 1)) if epochs is None else epochs, rows, source)
 
 
+def _file_text(path: str | os.PathLike[str], what: str) -> tuple[Path, str]:
+    """``(path, its decoded text)``; a missing file is a ``FileNotFoundError`` naming ``what``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path, _read_text(path)
+
+
 def read_csv_log(path: str | os.PathLike[str]) -> pd.DataFrame:
     """History frame from a Keras ``CSVLogger`` file (its 0-based ``epoch`` becomes 1-based).
 
@@ -521,11 +529,9 @@ def read_csv_log(path: str | os.PathLike[str]) -> pd.DataFrame:
        epoch  loss  acc  val_loss  val_acc  learning_rate
     0      1  2.29  0.09     2.29     0.14          0.001
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"CSV log not found: {path}")
+    path, text = _file_text(path, "CSV log")
     try:
-        table = pd.read_csv(io.StringIO(_read_text(path)))
+        table = pd.read_csv(io.StringIO(text))
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise LogParseError(f"{path} is not a readable CSVLogger file: {exc}") from None
     if "epoch" not in table.columns:
@@ -550,11 +556,9 @@ def read_history_json(path: str | os.PathLike[str]) -> pd.DataFrame:
        epoch      loss      acc  val_loss   val_acc  learning_rate
     0      1  2.299153  0.09375   2.28806  0.140625          0.001
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"History JSON not found: {path}")
+    path, text = _file_text(path, "History JSON")
     try:
-        saved = json.loads(_read_text(path))
+        saved = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LogParseError(
             f"{path} is not valid JSON ({exc}); expected a History saved with "

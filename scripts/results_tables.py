@@ -29,17 +29,24 @@ def _seconds(value: float) -> str:
     return "–" if pd.isna(value) else f"{value:.1f}"
 
 
+def _markdown(header: list[str], numeric: list[bool], rows: list[list[object]]) -> list[str]:
+    """Markdown table lines: ``header``, right-aligned where ``numeric``, then ``rows``."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if right else "---" for right in numeric) + "|"]
+    return lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+
+
 def runs_table(runs: pd.DataFrame) -> str:
     """One row per run and a mean row; accuracies are test-set accuracies at epoch 50."""
-    lines = ["| run | seed | epochs | parameters | epoch-50 test accuracy | best epoch's | "
-             "flip-averaged (TTA) | training s | compile s | card, backend | trainings sharing the card |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
-    for row in runs.itertuples(index=False):
-        lines.append(
-            f"| {row.source} | {row.seed} | {row.epochs} | {row.params:,} | {_pct(row.final_val_acc)} | "
-            f"{_pct(row.best_val_acc)} | {_pct(row.tta_val_acc)} | {_seconds(row.train_seconds)} | "
-            f"{_seconds(row.compile_seconds)} | {row.device}, {row.backend} | "
-            f"{row.trainings_sharing_the_card} |")
+    lines = _markdown(
+        ["run", "seed", "epochs", "parameters", "epoch-50 test accuracy", "best epoch's",
+         "flip-averaged (TTA)", "training s", "compile s", "card, backend",
+         "trainings sharing the card"],
+        [False] + [True] * 8 + [False, True],
+        [[row.source, row.seed, row.epochs, f"{row.params:,}", _pct(row.final_val_acc),
+          _pct(row.best_val_acc), _pct(row.tta_val_acc), _seconds(row.train_seconds),
+          _seconds(row.compile_seconds), f"{row.device}, {row.backend}",
+          row.trainings_sharing_the_card] for row in runs.itertuples(index=False)])
     if len(runs) > 1:
         std = runs.final_val_acc.std()
         lines.append(
@@ -52,33 +59,30 @@ def runs_table(runs: pd.DataFrame) -> str:
 def benchmark_table(bench: pd.DataFrame) -> str:
     """One row per benchmark run, with the speed-up of the pipeline over naive ``fit``."""
     naive = {row.model: row.seconds_per_epoch for row in bench.itertuples() if row.pipeline == "naive"}
-    lines = ["| pipeline | model | epochs timed | s per 50,000-image epoch | × naive fit | "
-             "50 epochs (s) | compile s | card, backend | note |",
-             "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    rows = []
     for row in bench.itertuples(index=False):
-        base = naive.get(row.model, math.nan)
-        speedup = "–" if pd.isna(base) or pd.isna(row.seconds_per_epoch) \
-            else f"{base / row.seconds_per_epoch:.2g}"
-        fifty = "–" if pd.isna(row.seconds_per_epoch) else f"{50 * row.seconds_per_epoch:.0f}"
-        note = "" if pd.isna(row.note) else row.note
-        lines.append(
-            f"| {row.pipeline} | {row.model} | {row.epochs} | "
-            f"{'–' if pd.isna(row.seconds_per_epoch) else f'{row.seconds_per_epoch:.2f}'} | "
-            f"{speedup} | {fifty} | {_seconds(row.compile_seconds)} | {row.device}, {row.backend} | "
-            f"{note} |")
-    return "\n".join(lines)
+        base, per_epoch = naive.get(row.model, math.nan), row.seconds_per_epoch
+        rows.append([row.pipeline, row.model, row.epochs,
+                     "–" if pd.isna(per_epoch) else f"{per_epoch:.2f}",
+                     "–" if pd.isna(base) or pd.isna(per_epoch) else f"{base / per_epoch:.2g}",
+                     "–" if pd.isna(per_epoch) else f"{50 * per_epoch:.0f}",
+                     _seconds(row.compile_seconds), f"{row.device}, {row.backend}",
+                     "" if pd.isna(row.note) else row.note])
+    return "\n".join(_markdown(
+        ["pipeline", "model", "epochs timed", "s per 50,000-image epoch", "× naive fit",
+         "50 epochs (s)", "compile s", "card, backend", "note"],
+        [False, False] + [True] * 5 + [False, False], rows))
 
 
 def selection_table(selection: pd.DataFrame) -> str:
     """One row per candidate, in the order tried, scored on the held-out images."""
-    lines = ["| candidate | parameters | epoch-50 held-out accuracy | best epoch's | flip-averaged (TTA) | "
-             "training s | trainings sharing the card |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for row in selection.itertuples(index=False):
-        lines.append(
-            f"| {row.candidate} | {row.params:,} | {_pct(row.final_val_acc)} | {_pct(row.best_val_acc)} | "
-            f"{_pct(row.tta_val_acc)} | {_seconds(row.train_seconds)} | {row.trainings_sharing_the_card} |")
-    return "\n".join(lines)
+    return "\n".join(_markdown(
+        ["candidate", "parameters", "epoch-50 held-out accuracy", "best epoch's",
+         "flip-averaged (TTA)", "training s", "trainings sharing the card"],
+        [False] + [True] * 6,
+        [[row.candidate, f"{row.params:,}", _pct(row.final_val_acc), _pct(row.best_val_acc),
+          _pct(row.tta_val_acc), _seconds(row.train_seconds), row.trainings_sharing_the_card]
+         for row in selection.itertuples(index=False)]))
 
 
 def render(readme: str, runs: pd.DataFrame, bench: pd.DataFrame, selection: pd.DataFrame) -> str:
