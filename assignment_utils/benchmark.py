@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from assignment_utils.data import Cifar10, load_cifar10
+from assignment_utils.data import Cifar10, add_data_arguments, load_cifar10
 from assignment_utils.logs import history_to_frame
 from assignment_utils.models import reference_model, separable_net
 from assignment_utils.run_record import environment_record, epoch_timing
@@ -148,9 +148,7 @@ def run_benchmark(data: Cifar10, epochs: int, config: TrainConfig,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=None, help="CIFAR-10 .npz or folder (default: "
-                        "$CIFAR10_PATH, else Keras's download)")
-    parser.add_argument("--subset", type=int, default=None, help="class-balanced training subset")
+    add_data_arguments(parser)
     parser.add_argument("--epochs", type=int, default=3,
                         help="epochs per run; the first holds the compilation")
     parser.add_argument("--budget", type=float, default=math.inf,

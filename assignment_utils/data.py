@@ -11,6 +11,7 @@ Only numpy is imported here; Keras is imported only when :func:`load_cifar10` ha
 
 from __future__ import annotations
 
+import argparse
 import numbers
 import os
 import pickle
@@ -125,6 +126,14 @@ def load_cifar10(
         keep = _balanced_indices(data.y_test, test_subset, seed, "test_subset")
         data = data._replace(x_test=data.x_test[keep], y_test=data.y_test[keep])
     return data
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data`` and ``--subset``, the arguments of :func:`load_cifar10`, for a command line."""
+    parser.add_argument("--data", default=None, help="CIFAR-10 .npz or cifar-10-batches-py folder "
+                        f"(default: ${ENV_VAR}, else Keras's download)")
+    parser.add_argument("--subset", type=int, default=None,
+                        help="class-balanced training subset (a multiple of 10)")
 
 
 def train_val_split(

@@ -26,7 +26,7 @@ from typing import Any
 import keras
 import pandas as pd
 
-from assignment_utils.data import Cifar10, load_cifar10, train_val_split
+from assignment_utils.data import Cifar10, add_data_arguments, load_cifar10, train_val_split
 from assignment_utils.evaluation import evaluate
 from assignment_utils.models import separable_net
 from assignment_utils.rules import EPOCHS_REQUIRED
@@ -85,8 +85,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=None, help="CIFAR-10 .npz or folder (default: Keras)")
-    parser.add_argument("--subset", type=int, default=None, help="class-balanced training subset")
+    add_data_arguments(parser)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--holdout", type=int, default=None,
                         help="score on N held-out training images instead of the test set")

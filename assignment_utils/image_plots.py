@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from assignment_utils.plots import PathLike, _finish
+from assignment_utils.plots import PathLike, finish_figure
 from assignment_utils.rules import CLASS_NAMES
 
 __all__ = ["plot_examples", "plot_confusion_matrix", "plot_misclassified",
@@ -52,7 +52,7 @@ def plot_examples(images: np.ndarray, labels: np.ndarray, per_class: int = 5,
             axes[row, col].imshow(images[i])
         axes[row, 0].text(-0.1, 0.5, name, transform=axes[row, 0].transAxes, ha="right",
                           va="center", fontsize=9)
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 def plot_confusion_matrix(confusion: pd.DataFrame, path: PathLike | None = None) -> Figure:
@@ -71,7 +71,7 @@ def plot_confusion_matrix(confusion: pd.DataFrame, path: PathLike | None = None)
     ax.set_ylabel("true class")
     ax.set_title("Confusion matrix (colour: fraction of the true class)")
     fig.colorbar(image, ax=ax, shrink=0.8)
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 def plot_misclassified(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,
@@ -90,7 +90,7 @@ def plot_misclassified(images: np.ndarray, labels: np.ndarray, probabilities: np
         ax.imshow(images[i])
         ax.set_title(f"{class_names[int(labels[i])]}\n→ {class_names[predicted]} "
                      f"({probabilities[i][predicted]:.0%})", fontsize=7)
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- receptive fields
@@ -191,7 +191,7 @@ def plot_effective_receptive_fields(model: Any, layer_names: Sequence[str],
     mass_ax.grid(True, alpha=0.3)
     mass_ax.legend()
     fig.suptitle(_LEGEND, fontsize=8)
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 def plot_receptive_field_on_image(table: pd.DataFrame, image: np.ndarray, layer_names: Sequence[str],
@@ -226,4 +226,4 @@ def plot_receptive_field_on_image(table: pd.DataFrame, image: np.ndarray, layer_
         _show_with_field(ax, np.asarray(image), _field_box(row, unit), name)
         ax.set_title(f"{name}: unit {unit}\nfield {field.max():g} px", fontsize=8)
     fig.suptitle(_LEGEND, fontsize=8)
-    return _finish(fig, path)
+    return finish_figure(fig, path)

@@ -78,7 +78,7 @@ def plot_runs(
 
     _style(acc_ax, "Validation accuracy", "validation accuracy", percent=True, legend="upper left")
     _style(loss_ax, "Validation loss" + (f"\n{loss_note}" if loss_note else ""), "validation loss")
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 def plot_learning_rate(run: Any, path: PathLike | None = None) -> Figure:
@@ -92,7 +92,7 @@ def plot_learning_rate(run: Any, path: PathLike | None = None) -> Figure:
     ax.plot(frame["epoch"], frame["learning_rate"], marker=".", label="learning rate")
     ax.set_yscale("log")
     _style(ax, "Learning rate by epoch", "learning rate (end of epoch)")
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 def plot_validation_accuracy(
@@ -131,7 +131,7 @@ def plot_validation_accuracy(
                    label=f"{target_label} {target:.1%}", gid="target")
     _style(ax, "Validation accuracy", "validation accuracy", percent=True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 def plot_train_vs_val(run: Any, title: str | None = None, path: PathLike | None = None) -> Figure:
@@ -158,7 +158,7 @@ def plot_train_vs_val(run: Any, title: str | None = None, path: PathLike | None 
 
     _style(acc_ax, "Accuracy", "accuracy", percent=True)
     _style(loss_ax, "Loss", "loss")
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 def plot_receptive_field(
@@ -205,7 +205,7 @@ def plot_receptive_field(
     ax.set_ylabel("pixels")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    return _finish(fig, path)
+    return finish_figure(fig, path)
 
 
 def _history(name: str, run: Any, columns: Iterable[str]) -> pd.DataFrame:
@@ -262,7 +262,9 @@ def _style(ax: Axes, title: str, ylabel: str, percent: bool = False, legend: str
     ax.legend(loc=legend)
 
 
-def _finish(fig: Figure, path: PathLike | None) -> Figure:
+def finish_figure(fig: Figure, path: PathLike | None) -> Figure:
+    """``fig``, saved as a PNG at ``path`` first when one is given (every figure function ends
+    here)."""
     if path is not None:
         fig.savefig(path, format="png", dpi=120)
     return fig
