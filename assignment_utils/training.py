@@ -199,42 +199,54 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 old.unlink()
 
 
+def _checkpoint_pointer(directory: Path) -> tuple[int, Path] | None:
+    """``(epochs, weights file)`` of the last complete checkpoint in ``directory``; None when there
+    is none; a damaged ``checkpoint.json`` is an error naming it."""
+    pointer = directory / "checkpoint.json"
+    if not pointer.exists():
+        return None
+    try:
+        state = json.loads(pointer.read_text())
+        return int(state["epoch"]), directory / state["weights"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{pointer} is damaged ({error!r}); delete {directory.parent} to train "
+                         "afresh") from None
+
+
 def restore_checkpoint(model: keras.Model, directory: str | os.PathLike) -> int:
     """Load the last complete ``EpochCheckpoint`` of ``directory`` into the compiled ``model``
     (weights and optimizer state) and return its epoch count; 0 when there is none."""
-    pointer = Path(directory) / "checkpoint.json"
-    if not pointer.exists():
+    found = _checkpoint_pointer(Path(directory))
+    if found is None:
         return 0
-    fix = f"delete {Path(directory).parent} to train afresh"
-    try:
-        state = json.loads(pointer.read_text())
-        epoch, weights = int(state["epoch"]), Path(directory) / state["weights"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{pointer} is damaged ({error!r}); {fix}") from None
+    epoch, weights = found
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     try:
         model.load_weights(weights)
     except Exception as error:  # h5py and Keras raise many types for a bad file
-        raise ValueError(f"{weights} could not be loaded ({error}); {fix}") from None
+        raise ValueError(f"{weights} could not be loaded ({error}); delete "
+                         f"{Path(directory).parent} to train afresh") from None
     return epoch
 
 
 def _truncate_csv_log(path: Path, epochs_done: int) -> None:
-    """Keep the complete rows of the epochs the checkpoint holds (CSVLogger counts from 0); a log
-    that lacks some of them is an error, never a shorter history."""
+    """Keep the complete rows of the epochs the checkpoint holds (CSVLogger counts from 0), so an
+    epoch logged but not checkpointed before a kill is trained and logged once more, not twice;
+    a log that lacks some of them is an error, never a shorter history."""
     rows = []
     if path.exists():
         with path.open(newline="") as f:
             rows = list(csv.reader(f))
-    kept = rows[:1] + [row for row in rows[1:]
-                       if len(row) == len(rows[0]) and row[0].isdigit() and int(row[0]) < epochs_done]
-    if len(kept) - 1 != epochs_done:
-        raise ValueError(f"{path} holds {max(len(kept) - 1, 0)} complete epochs but the checkpoint "
-                         f"holds {epochs_done}: the log was damaged or removed; delete "
-                         f"{path.parent} to train afresh")
+    header, body = rows[:1], rows[1:]
+    kept = [row for row in body
+            if len(row) == len(header[0]) and row[0].isdigit() and int(row[0]) < epochs_done]
+    if len(kept) != epochs_done:
+        raise ValueError(f"{path} holds {len(kept)} complete epochs but the checkpoint holds "
+                         f"{epochs_done}: the log was damaged or removed; delete {path.parent} to "
+                         "train afresh")
     with path.open("w", newline="") as f:
-        csv.writer(f).writerows(kept)
+        csv.writer(f).writerows(header + kept)
 
 
 def _steps_per_execution(config: TrainConfig, steps_per_epoch: int) -> int:
@@ -353,8 +365,8 @@ def train(
         metrics=["accuracy"], jit_compile=config.jit_compile,
         steps_per_execution=_steps_per_execution(config, steps_per_epoch))
     epochs_done = restore_checkpoint(trainer, checkpoint_dir)
+    _truncate_csv_log(log_path, epochs_done)
     if epochs_done:
-        _truncate_csv_log(log_path, epochs_done)
         if epochs_done >= config.epochs:
             print(f"already complete: {epochs_done} epochs in {output_dir}")
         else:
@@ -368,7 +380,7 @@ def train(
                    *(callbacks or [])])
     model.save(output_dir / "model.keras")
     history = read_csv_log(log_path)
-    checkpointed = json.loads((checkpoint_dir / "checkpoint.json").read_text())["epoch"]
+    checkpointed, _ = _checkpoint_pointer(checkpoint_dir)
     if len(history) != checkpointed:
         raise ValueError(f"{log_path} holds {len(history)} epochs but the checkpoint {checkpointed}: "
                          f"the log was damaged; delete {output_dir} to train afresh")

@@ -145,6 +145,19 @@ def test_a_reused_output_dir_with_another_run_is_refused(tmp_path, sample, chang
         train(model, *other_data, other_config, tmp_path)
 
 
+def test_an_epoch_logged_but_not_checkpointed_is_logged_once(tmp_path, sample):
+    """A kill between the CSV log's row and the checkpoint of the first epoch: the rerun trains
+    that epoch again and the log holds it once, not twice."""
+    data = (sample.x_train, sample.y_train), (sample.x_test, sample.y_test)
+    config = TrainConfig(epochs=1, **SMALL, verbose=0)
+    train(_tiny_model(), *data, config, tmp_path)
+    for path in (tmp_path / "checkpoint").iterdir():
+        path.unlink()
+    history = train(_tiny_model(), *data, config, tmp_path)
+    assert list(history["epoch"]) == [1]
+    assert list(pd.read_csv(tmp_path / "log.csv")["epoch"]) == [0]
+
+
 def test_damaged_run_files_are_errors_naming_the_file(tmp_path, sample):
     data = (sample.x_train, sample.y_train), (sample.x_test, sample.y_test)
     config = TrainConfig(epochs=1, **SMALL, verbose=0)
