@@ -4,10 +4,11 @@
 call. ``pipeline`` is :func:`assignment_utils.training.train` with the given ``TrainConfig``
 (the notebook's path: uint8 arrays, jittable augmentation, a whole epoch per call).
 ``pipeline_no_xla`` is the same with ``jit_compile=False``; being far slower, it is measured on
-``NO_XLA_IMAGES`` training images for at most ``NO_XLA_EPOCHS`` epochs and its times are scaled
-to the whole training set (the ``note`` column says so). Every run shares one process, so their times compare. Rows are written
-as soon as they finish; a time budget stops the benchmark at an epoch's end, and a run cut short
-says so in ``note`` instead of reporting a time it did not measure.
+``NO_XLA_IMAGES`` training images for at most ``NO_XLA_EPOCHS`` epochs and its times are
+scaled to the whole training set (the ``note`` column says so). Every run shares one process, so
+their times compare. Rows are written as soon as they finish; a time budget stops the benchmark
+at an epoch's end, and a run cut short says so in ``note`` instead of reporting a time it did
+not measure.
 
 Command line (writes ``results/benchmark.csv`` and prints the table)::
 
@@ -121,15 +122,18 @@ def benchmark_run(pipeline: str, model_name: str, data: Cifar10, epochs: int,
 
 def run_benchmark(data: Cifar10, epochs: int, config: TrainConfig,
                   runs: Sequence[tuple[str, str]] = DEFAULT_RUNS, budget: float = math.inf,
-                  out: str | Path | None = None, seed: int = 0) -> pd.DataFrame:
+                  out: str | Path | None = None, seed: int = 0,
+                  environment: dict | None = None) -> pd.DataFrame:
     """Every ``(pipeline, model)`` run in order, within ``budget`` seconds in all; one row each
     (``COLUMNS``). Runs the budget leaves no time for are rows with the note "not run". With
-    ``out``, the table is rewritten after every run."""
+    ``out``, the table is rewritten after every run. ``environment`` is the
+    :func:`~assignment_utils.run_record.environment_record` to name the device by (made here
+    when None)."""
     unknown = [r for r in runs if r[0] not in PIPELINES or r[1] not in MODELS]
     if unknown:
         raise ValueError(f"unknown (pipeline, model) runs {unknown}; choose from {list(PIPELINES)} "
                          f"and {list(MODELS)}")
-    environment = environment_record()
+    environment = environment or environment_record()
     deadline = time.monotonic() + budget
     rows = []
     for pipeline, model_name in runs:
@@ -162,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     environment = environment_record()
     print(f"{environment['date']}  device: {environment['device']}  backend: "
           f"{environment['backend']}  versions: {environment['versions']}", flush=True)
-    table = run_benchmark(data, args.epochs, TrainConfig(), runs, args.budget, args.out)
+    table = run_benchmark(data, args.epochs, TrainConfig(), runs, args.budget, args.out,
+                          environment=environment)
     print(f"{len(data.x_train):,} training images, up to {args.epochs} epochs per run")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0

@@ -26,8 +26,11 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, tta: bool = Fa
     the average over each image and its left-right mirror (test-time augmentation)."""
     images = check_images("images", images)
     views = [images, images[:, :, ::-1]] if tta else [images]
-    return np.mean([np.asarray(model.predict(v, batch_size=batch_size, verbose=0)) for v in views],
-                   axis=0)
+    return np.mean([_predict(model, view, batch_size) for view in views], axis=0)
+
+
+def _predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray,
@@ -75,9 +78,8 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray,
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     images = check_images("images", images)
-    probs = predict_probabilities(model, images)
-    mirror = predict_probabilities(model, images[:, :, ::-1])
-    flip_probs = (probs + mirror) / 2
+    probs = _predict(model, images, PREDICT_BATCH_SIZE)
+    flip_probs = (probs + _predict(model, images[:, :, ::-1], PREDICT_BATCH_SIZE)) / 2
     predicted = probs.argmax(axis=1)
     confusion = confusion_matrix(labels, predicted, class_names)
     wrong = np.flatnonzero(predicted != labels)

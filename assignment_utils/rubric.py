@@ -25,7 +25,8 @@ from assignment_utils.rules import BASE_ACCURACY, EPOCHS_REQUIRED, MAX_PARAMS
 from assignment_utils.summaries import summarize_run
 
 __all__ = ["check_assignment", "rubric_passed", "rubric_markdown", "ALLOWED_CONVOLUTIONS",
-           "FORBIDDEN_LAYERS", "DROPOUT_LAYERS", "SEPARABLE_ONLY", "BASE_ACCURACY", "EPOCHS_REQUIRED", "MAX_PARAMS"]
+           "FORBIDDEN_LAYERS", "DROPOUT_LAYERS", "SEPARABLE_ONLY", "BASE_ACCURACY",
+           "EPOCHS_REQUIRED", "MAX_PARAMS"]
 
 ALLOWED_CONVOLUTIONS = ("SeparableConv2D", "DepthwiseConv2D")
 # The one definition the first rule applies, quoted in its evidence.
@@ -82,13 +83,14 @@ def check_assignment(
     if max_params < 1:
         raise ValueError(f"max_params must be positive, got {max_params!r}")
 
-    layers = _all_layers(model)
+    leaves = dict(_leaf_layers(model))
+    layers = _all_layers(leaves)
     rows = [
         _check_convolutions(layers),
         _check_batch_norm(layers),
         _check_params(model, max_params),
         _check_dropout(layers),
-        *_check_layer_table(model, dict(_leaf_layers(model)), tuple(assume_preserving)),
+        *_check_layer_table(model, leaves, tuple(assume_preserving)),
         *_check_history(history, epochs_required, base_accuracy),
     ]
     return pd.DataFrame(rows, columns=["requirement", "passed", "evidence"]).astype(
@@ -134,9 +136,9 @@ def _leaf_layers(model: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield f"{prefix}{layer.name}", layer
 
 
-def _all_layers(model: Any) -> dict[str, Any]:
-    """Every layer of the whole layer tree: nested models and the sublayers that custom layers
-    hold, recursively (a custom layer is listed too, under its own path)."""
+def _all_layers(leaves: dict[str, Any]) -> dict[str, Any]:
+    """Every layer of the whole layer tree below :func:`_leaf_layers`' ``leaves``: the sublayers
+    that custom layers hold, recursively (a custom layer is listed too, under its own path)."""
     found = {}
 
     def walk(layer: Any, path: str) -> None:
@@ -145,7 +147,7 @@ def _all_layers(model: Any) -> dict[str, Any]:
         for child in layer._flatten_layers(include_self=False, recursive=False):
             walk(child, f"{path}/{child.name}")
 
-    for path, layer in _leaf_layers(model):
+    for path, layer in leaves.items():
         walk(layer, path)
     return found
 
