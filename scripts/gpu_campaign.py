@@ -44,6 +44,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's package, installed or not
+
+import nbformat  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from assignment_utils.run_record import RUN_COLUMNS, environment_record, run_row  # noqa: E402
 NOTEBOOK = Path("notebooks/cifar10_separable.ipynb")  # relative: papermill records the paths
 SEEDS = (1, 2)                                      # the notebook's own run is seed 0
 BENCHMARK_MIN_SECONDS = 100                         # kept for the benchmark out of the budget
@@ -116,8 +121,6 @@ class Campaign:
 
 
 def environment(campaign: Campaign) -> None:
-    from assignment_utils.run_record import environment_record
-
     record = environment_record()
     try:
         record["nvidia_smi"] = subprocess.run(
@@ -155,28 +158,16 @@ def graded_phase(campaign: Campaign) -> None:
     rows = []
     summary = campaign.work / "runs" / "notebook" / "summary.json"
     if codes["notebook"] == 0 and summary.exists():
-        rows.append(runs_row(json.loads(summary.read_text()), "notebook"))
+        rows.append({**run_row(json.loads(summary.read_text())), "source": "notebook"})
     for seed in SEEDS:
         table = campaign.work / f"seed{seed}.csv"
         if codes[f"seed{seed}"] == 0 and table.exists():
-            import pandas as pd
-
             rows += [{**row, "source": "experiments"} for row in
                      pd.read_csv(table).to_dict("records")]
     write_runs(campaign, rows, concurrent=len(processes))
 
 
-def runs_row(summary: dict, source: str) -> dict:
-    from assignment_utils.run_record import run_row
-
-    return {**run_row(summary), "source": source}
-
-
 def write_runs(campaign: Campaign, rows: list[dict], concurrent: int) -> None:
-    import pandas as pd
-
-    from assignment_utils.run_record import RUN_COLUMNS
-
     table = pd.DataFrame(rows, columns=[*RUN_COLUMNS, "source"])
     table["trainings_sharing_the_card"] = concurrent
     table.to_csv(campaign.out / "runs.csv", index=False)
@@ -187,8 +178,6 @@ def write_runs(campaign: Campaign, rows: list[dict], concurrent: int) -> None:
 
 def check_render(campaign: Campaign, path: Path) -> None:
     """Report what would make the render unfit to commit (it is never edited here)."""
-    import nbformat
-
     nb = nbformat.read(path, as_version=4)
     problems = []
     if any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells):
@@ -240,8 +229,6 @@ def read_candidates(path: Path) -> list[tuple[str, list[str]]]:
 
 def selection_phase(campaign: Campaign, candidates: list[tuple[str, list[str]]]) -> None:
     """Every candidate at once, each in its own folder, scored on held-out training images."""
-    import pandas as pd
-
     if campaign.left() - PACK_SECONDS < (30 if campaign.smoke else 180):
         campaign.say(f"selection NOT RUN: {campaign.left():.0f} s left")
         return
