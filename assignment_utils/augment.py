@@ -6,7 +6,7 @@ compiled on every backend. It is the identity at inference.
 
 >>> import numpy as np
 >>> layer = CifarAugment(max_shift=4, cutout=8)
->>> layer(np.zeros((2, 32, 32, 3), "float32"), training=False).shape
+>>> tuple(layer(np.zeros((2, 32, 32, 3), "float32"), training=False).shape)
 (2, 32, 32, 3)
 """
 

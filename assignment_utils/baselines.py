@@ -49,15 +49,20 @@ def load_baseline(name: Literal["base", "reference"]) -> pd.DataFrame:
 
 def with_rf_claims(table: pd.DataFrame, claims: dict[str, int] = REFERENCE_RF_CLAIMS) -> pd.DataFrame:
     """``receptive_field_table(reference_model())`` plus ``claimed`` (the submission's comment,
-    None where it wrote none) and ``claimed − computed`` in pixels.
+    None where it wrote none) and ``claimed − computed`` in pixels. A claim is one side of a
+    square field; a claim on a layer whose computed field is not square is an error.
 
-    >>> rows = pd.DataFrame({"layer": ["sepconv1", "bn1"], "receptive_field": [3, 3]})
+    >>> rows = pd.DataFrame({"layer": ["sepconv1", "bn1"], "receptive_field": [(3, 3), (3, 3)]})
     >>> with_rf_claims(rows)[["claimed", "claimed − computed"]].values.tolist()
     [[1, -2], [None, None]]
     """
     claimed = [claims.get(layer) for layer in table["layer"]]
+    differences = []
+    for layer, claim, (height, width) in zip(table["layer"], claimed, table["receptive_field"]):
+        if claim is not None and height != width:
+            raise ValueError(f"layer {layer!r}: the claim {claim} is one side of a square field, "
+                             f"but the computed field is {height}×{width}")
+        differences.append(None if claim is None else claim - height)
     return table.assign(**{
         "claimed": pd.Series(claimed, index=table.index, dtype=object),
-        "claimed − computed": pd.Series(
-            [None if c is None else c - computed for c, computed in zip(claimed, table["receptive_field"])],
-            index=table.index, dtype=object)})
+        "claimed − computed": pd.Series(differences, index=table.index, dtype=object)})

@@ -100,8 +100,8 @@ _LEGEND = "theoretical field: dashed, solid where it covers the image; grey: zer
 
 
 def _pairs(row: pd.Series, *columns: str) -> list[np.ndarray]:
-    """``(h, w)`` arrays of a receptive-field table row's scalar-or-pair columns."""
-    return [np.broadcast_to(np.asarray(row[c], dtype=float), 2) for c in columns]
+    """``(h, w)`` float arrays of a receptive-field table row's pair columns."""
+    return [np.asarray(row[c], dtype=float) for c in columns]
 
 
 def _field_box(row: pd.Series, unit: tuple[int, int]) -> Box:

@@ -181,7 +181,7 @@ def plot_receptive_field(
     if table.empty:
         raise ValueError("table has no rows")
     spatial = [_spatial(shape) for shape in table["output_shape"]]
-    fields = [_largest(value) if size is not None else None
+    fields = [int(max(value)) if size is not None else None
               for value, size in zip(table["receptive_field"], spatial)]
     if image_size is None and "type" in table.columns:
         inputs = [size for kind, size in zip(table["type"], spatial) if kind == "InputLayer"]
@@ -273,11 +273,6 @@ def finish_figure(fig: Figure, path: PathLike | None) -> Figure:
 def _spatial(shape: Any) -> int | None:
     """Larger spatial side of an ``(H, W, C)`` output shape; ``None`` for ``(C,)``."""
     return int(max(shape[:-1])) if len(shape) >= 3 else None
-
-
-def _largest(value: Any) -> int:
-    """A scalar, or the larger side of an ``(h, w)`` tuple."""
-    return int(max(value)) if isinstance(value, tuple | list) else int(value)
 
 
 def _nan(values: list[int | None]) -> list[float]:

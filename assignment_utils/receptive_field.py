@@ -4,11 +4,12 @@ The package's face: every public name is importable from here, and this module k
 command line. The work is split one job per module:
 
 - :mod:`assignment_utils.rf_geometry`: :class:`LayerSpec`, :data:`KINDS`, :data:`COLUMNS`,
+  :data:`PAIR_COLUMNS` (the columns that always hold ``(h, w)`` pairs),
   :class:`UnknownLayerError` and the arithmetic (Araujo, Norris & Sim, Distill 2019) in
   :func:`receptive_field_from_specs`; no Keras.
 - :mod:`assignment_utils.rf_keras`: :func:`receptive_field_table`, the walk of a built
   Keras 3 model (nested models flattened, unknown layers refused).
-- :mod:`assignment_utils.rf_render`: :func:`to_markdown` and :func:`style_table`.
+- :mod:`assignment_utils.rf_render`: :func:`as_text`, :func:`to_markdown` and :func:`style_table`.
 
 This module imports neither TensorFlow nor Keras at import time.
 
@@ -26,15 +27,16 @@ from assignment_utils import rf_geometry, rf_keras, rf_render
 from assignment_utils.rf_geometry import (
     COLUMNS,
     KINDS,
+    PAIR_COLUMNS,
     LayerSpec,
     UnknownLayerError,
     receptive_field_from_specs,
 )
 from assignment_utils.rf_keras import receptive_field_table
-from assignment_utils.rf_render import style_table, to_markdown
+from assignment_utils.rf_render import as_text, style_table, to_markdown
 
-# KINDS, COLUMNS, LayerSpec, UnknownLayerError, receptive_field_from_specs, then
-# receptive_field_table, to_markdown, style_table and main, as before the split
+# KINDS, COLUMNS, PAIR_COLUMNS, LayerSpec, UnknownLayerError, receptive_field_from_specs,
+# receptive_field_table, as_text, to_markdown, style_table and main
 __all__ = [*rf_geometry.__all__, *rf_keras.__all__, *rf_render.__all__, "main"]
 
 
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Output size, jump, receptive field and start of every layer of a saved "
                     "Keras 3 model (.keras), as a markdown table.")
     parser.add_argument("model", metavar="MODEL", help="a model saved with model.save('x.keras')")
-    parser.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    parser.add_argument("--csv", metavar="FILE",
+                        help="also write the table as CSV, cells as printed")
     parser.add_argument("--assume-preserving", nargs="+", default=(), metavar="NAME",
                         help="layer classes or names to treat as keeping the spatial geometry")
     try:
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         model = keras.saving.load_model(args.model, compile=False)
         table = receptive_field_table(model, assume_preserving=args.assume_preserving)
         if args.csv:
-            table.to_csv(args.csv, index=False)
+            as_text(table).to_csv(args.csv, index=False)
     except UnknownLayerError as exc:
         print(f"error: {exc} (command line: --assume-preserving NAME)", file=sys.stderr)
         return 2

@@ -22,6 +22,12 @@ Conventions (documented choices):
   carried over unchanged and is informative only. Every later layer keeps the field.
 - Merges (``Add``, ``Concatenate``, ...): all spatial inputs must share the same jump;
 
+Cell types: the columns of :data:`PAIR_COLUMNS` always hold an ``(h, w)`` pair, square or not
+(``None`` for ``kernel``/``stride``/``dilation`` of layers without a kernel): ``receptive_field``
+and ``jump`` pairs of ints, ``start`` pairs of floats. ``padding`` is ``"same"``, ``"valid"``,
+``((top, bottom), (left, right))`` or ``None``. Showing a square pair (or equal padding) as one
+number is the renderer's job, so no consumer has to tell an int from a pair.
+
 Layer-classification conventions (normalisation, dropout, unknown and nested layers) are
 those of the Keras walk in :mod:`assignment_utils.rf_keras`; rendering is in
 :mod:`assignment_utils.rf_render`. This module never imports TensorFlow or Keras.
@@ -38,6 +44,7 @@ import pandas as pd
 __all__ = [
     "KINDS",
     "COLUMNS",
+    "PAIR_COLUMNS",
     "LayerSpec",
     "UnknownLayerError",
     "receptive_field_from_specs",
@@ -49,6 +56,7 @@ COLUMNS = [
     "layer", "type", "inputs", "kernel", "stride", "dilation", "padding",
     "output_shape", "params", "jump", "receptive_field", "start",
 ]
+PAIR_COLUMNS = ("kernel", "stride", "dilation", "jump", "receptive_field", "start")
 
 
 class UnknownLayerError(ValueError):
@@ -163,15 +171,6 @@ def _pads(padding: Any, name: str) -> tuple[str, str] | tuple[Pair, Pair]:
     )
 
 
-def _scalar(values: Sequence) -> Any:
-    """One value when both axes agree, else the ``(h, w)`` tuple."""
-    return values[0] if values[0] == values[1] else tuple(values)
-
-
-def _num(x: Fraction) -> int | float:
-    return int(x) if x.denominator == 1 else float(x)  # denominators are 1 or 2: exact
-
-
 def _apply(spec: LayerSpec, ins: list[_State]) -> _State:
     """The state after ``spec`` given the states of its inputs."""
     kind, first = spec.kind, ins[0]
@@ -232,7 +231,7 @@ def _merge(spec: LayerSpec, ins: list[_State]) -> _State:
         jumps = [tuple(a.jump for a in s.axes) for s in ins]
         if len(set(jumps)) > 1:
             raise ValueError(f"Merge layer {spec.name!r} ({spec.type}): incoming paths have different "
-                             f"jumps {[_scalar(j) for j in jumps]}; the receptive field is only "
+                             f"jumps {jumps}; the receptive field is only "
                              "defined when all paths share the same jump (stride product).")
         sizes = [tuple(a.size for a in s.axes) for s in ins]
         if len(set(sizes)) > 1:
@@ -253,27 +252,26 @@ def _merge(spec: LayerSpec, ins: list[_State]) -> _State:
 def _row(spec: LayerSpec, state: _State, ins: list[_State], parents: tuple[str, ...]) -> dict:
     geometric = spec.kind in ("conv", "pool")
     if spec.kind == "global" and ins[0].spatial:
-        kernel = _scalar([a.size for a in ins[0].axes])
+        kernel = tuple(a.size for a in ins[0].axes)
     else:
-        kernel = _scalar(_pair(spec.kernel, spec.name)) if geometric else None
+        kernel = _pair(spec.kernel, spec.name) if geometric else None
     padding = None
     if geometric or spec.kind in ("pad", "crop"):
         pads = _pads(spec.padding, spec.name)
-        flat = {v for axis in pads for v in axis} if not isinstance(pads[0], str) else ()
-        padding = pads[0] if isinstance(pads[0], str) else flat.pop() if len(flat) == 1 else pads
+        padding = pads[0] if isinstance(pads[0], str) else pads
     return {
         "layer": spec.name,
         "type": spec.type,
         "inputs": parents,
         "kernel": kernel,
-        "stride": _scalar(_pair(spec.stride, spec.name)) if geometric else None,
-        "dilation": _scalar(_pair(spec.dilation, spec.name)) if geometric else None,
+        "stride": _pair(spec.stride, spec.name) if geometric else None,
+        "dilation": _pair(spec.dilation, spec.name) if geometric else None,
         "padding": padding,
         "output_shape": state.shape,
         "params": int(spec.params),
-        "jump": _scalar([a.jump for a in state.axes]),
-        "receptive_field": _scalar([a.rf for a in state.axes]),
-        "start": _scalar([_num(a.start) for a in state.axes]),
+        "jump": tuple(a.jump for a in state.axes),
+        "receptive_field": tuple(a.rf for a in state.axes),
+        "start": tuple(float(a.start) for a in state.axes),  # halves at most: exact
     }
 
 
@@ -288,7 +286,7 @@ def receptive_field_from_specs(
     Example:
         >>> t = receptive_field_from_specs([LayerSpec("c", "Conv2D", kernel=3, stride=2)], (9, 9, 1))
         >>> t["output_shape"].tolist(), t["receptive_field"].tolist(), t["jump"].tolist()
-        ([(9, 9, 1), (4, 4, 1)], [1, 3], [1, 2])
+        ([(9, 9, 1), (4, 4, 1)], [(1, 1), (3, 3)], [(1, 1), (2, 2)])
     """
     if len(input_shape) != 3 or not all(isinstance(v, int) and v > 0 for v in input_shape[:2]):
         raise ValueError(f"input_shape must be (height, width, channels) with known sizes, "
@@ -315,8 +313,6 @@ def receptive_field_from_specs(
         states[spec.name] = state
         rows.append(_row(spec, state, ins, parents))
         previous = spec.name
-    table = pd.DataFrame(rows, columns=COLUMNS, dtype=object)  # keeps None and (h, w) tuples
-    for column in ("params", "jump", "receptive_field", "start"):
-        if not any(isinstance(v, tuple) for v in table[column]):
-            table[column] = pd.to_numeric(table[column])
+    table = pd.DataFrame(rows, columns=COLUMNS, dtype=object)  # keeps None and (h, w) pairs
+    table["params"] = pd.to_numeric(table["params"])
     return table

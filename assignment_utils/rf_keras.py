@@ -166,7 +166,7 @@ def receptive_field_table(
         >>> import keras
         >>> model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3)])
         >>> receptive_field_table(model)["receptive_field"].tolist()
-        [1, 3]
+        [(1, 1), (3, 3)]
     """
     specs: list[LayerSpec] = []
     shapes: dict[str, tuple] = {}

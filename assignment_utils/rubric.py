@@ -1,8 +1,8 @@
-"""Check a Keras model (and its training history) against the assignment's rules.
+"""Check a Keras model (and its training history) against the assignment's rules::
 
->>> table = check_assignment(model, history)  # doctest: +SKIP
->>> table[["requirement", "passed"]]          # one row per rule, passed True/False/None
->>> rubric_passed(table)                      # True only when every row passed
+    table = check_assignment(model, history)
+    table[["requirement", "passed"]]          # one row per rule, passed True/False/None
+    rubric_passed(table)                      # True only when every row passed
 
 Accuracy is compared with a strict ``>`` at full precision: a run whose best is exactly
 ``base_accuracy`` does not beat it, while the base log's own best (0.8287) does beat the
@@ -235,10 +235,8 @@ def _check_layer_table(model: Any, layers: dict[str, Any],
     )
 
 
-def _sides(value: Any) -> str:
-    """(1, 1, 10) -> "1x1x10"; (32, 32) -> "32"; (5, 7) -> "5x7"; 52 -> "52"."""
-    if not isinstance(value, tuple | list):
-        return str(value)
+def _sides(value: tuple[int, ...]) -> str:
+    """(1, 1, 10) -> "1x1x10"; (32, 32) -> "32"; (5, 7) -> "5x7"."""
     if len(value) == 2 and value[0] == value[1]:
         return str(value[0])
     return "x".join(map(str, value))

@@ -69,6 +69,9 @@ class TrainConfig:
     augment: bool = True
     max_shift: int = 4           # random shifts of up to 4 px, like padding 4 and cropping
     cutout: int = 8              # side of the cut-out square, on half of the images
+    # The training's randomness (augmentation, dropout, shuffling): train() seeds Keras with it
+    # first, so it depends on the seed alone, not on what ran before. The initial weights come
+    # from the seed in force when the model is built: seed once before building it.
     seed: int = 0
     # How the run executes (a run resumes with other values of these):
     steps_per_execution: int | None = None  # None: a whole epoch per call where the backend can

@@ -54,10 +54,11 @@ def linear_net(case: str) -> keras.Model:
 def theoretical_mask(model: keras.Model, layer: str) -> np.ndarray:
     """Input pixels inside the theoretical field of the layer's centre unit."""
     row = receptive_field_table(model).set_index("layer").loc[layer]
-    centre = row["start"] + np.asarray(centre_unit(row["output_shape"])) * row["jump"]
+    start, jump, field = (np.asarray(row[c], dtype=float) for c in ("start", "jump", "receptive_field"))
+    centre = start + np.asarray(centre_unit(row["output_shape"])) * jump
     rows, cols = np.indices((32, 32))
-    half = (row["receptive_field"] - 1) / 2
-    return (np.abs(rows - centre[0]) <= half) & (np.abs(cols - centre[1]) <= half)
+    half = (field - 1) / 2
+    return (np.abs(rows - centre[0]) <= half[0]) & (np.abs(cols - centre[1]) <= half[1])
 
 
 @pytest.fixture(params=list(CASES))
@@ -67,11 +68,12 @@ def case(request):
 
 def test_support_equals_the_theoretical_field(case):
     model = linear_net(case)
-    assert receptive_field_table(model)["receptive_field"].iloc[-1] == CASES[case][1]
+    side = CASES[case][1]
+    assert receptive_field_table(model)["receptive_field"].iloc[-1] == (side, side)
     erf = effective_receptive_field(model, "c3")
     assert erf.shape == (32, 32) and erf.max() == 1.0
     mask = theoretical_mask(model, "c3")
-    assert mask.sum() == CASES[case][1] ** 2  # the field lies inside the image
+    assert mask.sum() == side ** 2  # the field lies inside the image
     np.testing.assert_array_equal(erf > 0, mask)
 
 
@@ -148,8 +150,8 @@ def test_erf_figure_square_matches_the_table_and_the_support():
     fig = plot_effective_receptive_fields(model, ["c1", "c3"])
     erf_axes, mass_ax = fig.axes[1:], fig.axes[0]
     row = receptive_field_table(model).set_index("layer").loc["c3"]
-    centre = row["start"] + centre_unit(row["output_shape"])[0] * row["jump"]  # square: same both axes
-    rf = row["receptive_field"]
+    (start, _), (jump, _), (rf, _) = row["start"], row["jump"], row["receptive_field"]  # square
+    centre = start + centre_unit(row["output_shape"])[0] * jump
     assert patch(erf_axes[1], "c3:field") == (centre - rf / 2, centre - rf / 2, rf, rf)
     rows, cols = np.nonzero(effective_receptive_field(model, "c3"))
     x, y, w, h = patch(erf_axes[1], "c3:field")

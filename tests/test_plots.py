@@ -139,7 +139,7 @@ def test_figures_do_not_stay_open_in_pyplot(runs):
     lambda path: plot_runs({"a": history([0.5, 0.6])}, path=path),
     lambda path: plot_train_vs_val(history([0.5, 0.6]), path=path),
     lambda path: plot_receptive_field(pd.DataFrame({
-        "layer": ["c"], "output_shape": [(30, 30, 8)], "receptive_field": [3]}), path=path),
+        "layer": ["c"], "output_shape": [(30, 30, 8)], "receptive_field": [(3, 3)]}), path=path),
 ], ids=["runs", "train_vs_val", "receptive_field"])
 def test_path_writes_a_png(tmp_path, plot):
     path = tmp_path / "figure.png"
@@ -214,7 +214,7 @@ def table() -> pd.DataFrame:
         "type": ["InputLayer", "SeparableConv2D", "SeparableConv2D", "MaxPooling2D",
                  "GlobalAveragePooling2D", "SeparableConv2D"],
         "output_shape": [(32, 32, 3), (30, 30, 16), (28, 26, 16), (14, 13, 16), (16,), (10,)],
-        "receptive_field": [1, 3, (5, 7), (6, 8), None, float("nan")],
+        "receptive_field": [(1, 1), (3, 3), (5, 7), (6, 8), (32, 32), (32, 32)],
     })
 
 

@@ -21,9 +21,9 @@ def test_module_imports_without_keras():
 
 
 def test_public_names_are_the_split_modules_own():
-    assert face.__all__ == ["KINDS", "COLUMNS", "LayerSpec", "UnknownLayerError",
-                            "receptive_field_from_specs", "receptive_field_table", "to_markdown",
-                            "style_table", "main"]
+    assert face.__all__ == ["KINDS", "COLUMNS", "PAIR_COLUMNS", "LayerSpec", "UnknownLayerError",
+                            "receptive_field_from_specs", "receptive_field_table", "as_text",
+                            "to_markdown", "style_table", "main"]
     homes = {name: module for module in (rf_geometry, rf_keras, rf_render) for name in module.__all__}
     assert sorted(homes) == sorted(n for n in face.__all__ if n != "main")
     for name, module in homes.items():

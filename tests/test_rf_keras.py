@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from rf_helpers import geometry, row
+from rf_helpers import geometry, row, squares
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -32,10 +32,10 @@ def test_reference_model_table():
     assert model.count_params() == 94_911
     t = receptive_field_table(model)
     geo = t[t["type"].isin(["SeparableConv2D", "MaxPooling2D"])]
-    assert geo["receptive_field"].tolist() == [3, 5, 6, 10, 14, 16, 24, 28, 28, 52]
+    assert geo["receptive_field"].tolist() == squares(3, 5, 6, 10, 14, 16, 24, 28, 28, 52)
     assert [s[0] for s in geo["output_shape"]] == [32, 32, 16, 16, 16, 8, 8, 4, 4, 1]
-    assert geo["jump"].tolist() == [1, 1, 2, 2, 2, 4, 4, 8, 8, 8]
-    assert t["output_shape"].iloc[-1] == (10,) and t["receptive_field"].iloc[-1] == 52
+    assert geo["jump"].tolist() == squares(1, 1, 2, 2, 2, 4, 4, 8, 8, 8)
+    assert t["output_shape"].iloc[-1] == (10,) and t["receptive_field"].iloc[-1] == (52, 52)
     assert t["type"].iloc[0] == "InputLayer" and len(t) == len(model.layers) + 1
     # params column is Keras's own count, layer by layer
     assert t["params"].tolist()[1:] == [layer.count_params() for layer in model.layers]
@@ -73,10 +73,10 @@ def test_functional_residual_add_and_concatenate():
     out = L.GlobalMaxPooling2D(name="gmp")(cat)
     t = receptive_field_table(keras.Model(x, out))
     assert t["layer"].iloc[0] == "img"
-    assert geometry(t, "add") == ((16, 16, 4), 3, 1, 0)
+    assert geometry(t, "add") == ((16, 16, 4), *squares(3, 1, 0))
     assert row(t, "add")["inputs"] == ("a", "b")
-    assert geometry(t, "cat") == ((16, 16, 10), 7, 1, 0)   # union of 5 and 7, both centred
-    assert geometry(t, "gmp") == ((10,), 22, 1, 7.5)
+    assert geometry(t, "cat") == ((16, 16, 10), *squares(7, 1, 0))   # union of 5 and 7, both centred
+    assert geometry(t, "gmp") == ((10,), *squares(22, 1, 7.5))
     order = t["layer"].tolist()
     assert order.index("p") < order.index("b") < order.index("add") < order.index("cat")
 
@@ -86,7 +86,7 @@ def test_merge_with_different_jumps_raises():
     a = L.Conv2D(1, 1, strides=2, name="strided")(x)
     b = L.Conv2D(1, 5, name="wide")(x)
     model = keras.Model(x, L.Add(name="bad_add")([a, b]))
-    with pytest.raises(ValueError, match=r"'bad_add'.*different jumps \[2, 1\]"):
+    with pytest.raises(ValueError, match=r"'bad_add'.*different jumps \[\(2, 2\), \(1, 1\)\]"):
         receptive_field_table(model)
 
 
@@ -105,9 +105,9 @@ def test_unknown_layer_error_and_opt_in():
     with pytest.raises(UnknownLayerError, match=r"'shift' \(_Shift\).*assume_preserving=\('_Shift',\)"):
         receptive_field_table(model)
     for opt_in in (["_Shift"], ("shift",)):
-        assert receptive_field_table(model, assume_preserving=opt_in)["receptive_field"].tolist() == [1, 1, 3]
+        assert receptive_field_table(model, assume_preserving=opt_in)["receptive_field"].tolist() == squares(1, 1, 3)
     model = keras.Model(x, L.Conv2D(2, 3)(_OptIn()(x)))
-    assert receptive_field_table(model)["receptive_field"].iloc[-1] == 3
+    assert receptive_field_table(model)["receptive_field"].iloc[-1] == (3, 3)
     up = keras.Sequential([keras.Input((8, 8, 3)), L.UpSampling2D(), L.Conv2D(2, 3)])
     with pytest.raises(UnknownLayerError, match="UpSampling2D"):
         receptive_field_table(up)
@@ -151,7 +151,7 @@ def test_nested_sequential_is_flattened():
     model = keras.Model(x, L.Conv2D(8, 3, name="outer")(aug(x)))
     t = receptive_field_table(model)
     assert t["layer"].tolist()[1:] == ["aug/flip", "aug/inner", "outer"]
-    assert t["receptive_field"].tolist() == [1, 1, 3, 5]
+    assert t["receptive_field"].tolist() == squares(1, 1, 3, 5)
     assert t["params"].sum() == model.count_params()
 
 
@@ -206,11 +206,12 @@ def test_published_receptive_fields_vgg16_and_mobilenet():
                  "block3_conv1": 24, "block3_conv2": 32, "block3_pool": 44, "block4_conv1": 60,
                  "block4_conv2": 76, "block4_pool": 100, "block5_conv1": 132, "block5_conv2": 164,
                  "block5_conv3": 196, "block5_pool": 212}
-    assert {k: row(vgg, k)["receptive_field"] for k in published} == published
-    assert geometry(vgg, "block5_pool") == ((7, 7, 512), 212, 32, (212 - 1) / 2 - 90)
+    assert {k: row(vgg, k)["receptive_field"] for k in published} == {
+        k: (v, v) for k, v in published.items()}
+    assert geometry(vgg, "block5_pool") == ((7, 7, 512), *squares(212, 32, (212 - 1) / 2 - 90))
     mobilenet = receptive_field_table(keras.applications.MobileNet(
         weights=None, include_top=False, input_shape=(224, 224, 3)))
-    assert geometry(mobilenet, "conv_pw_13") == ((7, 7, 1024), 315, 32, (315 - 1) / 2 - 126)
+    assert geometry(mobilenet, "conv_pw_13") == ((7, 7, 1024), *squares(315, 32, (315 - 1) / 2 - 126))
 
 
 def test_resnet50_published_field():
@@ -219,5 +220,5 @@ def test_resnet50_published_field():
     start but not its size; Keras pads the stem (3, 3) where slim's 'SAME' pads (2, 3)."""
     model = keras.applications.ResNet50(weights=None, include_top=False, input_shape=(224, 224, 3))
     t = receptive_field_table(model)
-    assert geometry(t, "conv5_block3_out")[:3] == ((7, 7, 2048), 483, 32)
+    assert geometry(t, "conv5_block3_out")[:3] == ((7, 7, 2048), *squares(483, 32))
     assert t["params"].sum() == model.count_params()
