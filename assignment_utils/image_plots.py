@@ -152,7 +152,7 @@ def _table_rows(table: pd.DataFrame, layer_names: Sequence[str]) -> pd.DataFrame
 
 
 def plot_effective_receptive_fields(model: Any, layer_names: Sequence[str],
-                                    images: np.ndarray | None = None,
+                                    images: np.ndarray | None = None, title: str | None = None,
                                     path: PathLike | None = None) -> Figure:
     """Effective receptive field of each layer (e.g. one per stage) against its theoretical one.
 
@@ -162,10 +162,10 @@ def plot_effective_receptive_fields(model: Any, layer_names: Sequence[str],
     ``"<layer>:field"``; the grey border is padding). Bottom: the fraction of the gradient
     mass inside centred squares of growing side, one curve per layer (gid ``"<layer>:mass"``),
     a dotted line at each theoretical field; the gradient outside the field is zero, so each
-    curve reaches 1 by its line.
+    curve reaches 1 by its line. ``title`` (e.g. "trained model") heads the figure.
 
     >>> layers = ["sepconv2", "sepconv4", "sepconv5"]
-    >>> fig = plot_effective_receptive_fields(model, layers)  # doctest: +SKIP
+    >>> fig = plot_effective_receptive_fields(model, layers, title="trained")  # doctest: +SKIP
     """
     from assignment_utils.effective_field import centre_unit, effective_receptive_field
     from assignment_utils.receptive_field import receptive_field_table
@@ -190,7 +190,7 @@ def plot_effective_receptive_fields(model: Any, layer_names: Sequence[str],
     mass_ax.set_ylabel("fraction of gradient mass inside")
     mass_ax.grid(True, alpha=0.3)
     mass_ax.legend()
-    fig.suptitle(_LEGEND, fontsize=8)
+    fig.suptitle(f"{title}\n{_LEGEND}" if title else _LEGEND, fontsize=10 if title else 8)
     return finish_figure(fig, path)
 
 

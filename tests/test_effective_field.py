@@ -147,7 +147,8 @@ def patch(ax, gid):
 
 def test_erf_figure_square_matches_the_table_and_the_support():
     model = linear_net("stride")
-    fig = plot_effective_receptive_fields(model, ["c1", "c3"])
+    fig = plot_effective_receptive_fields(model, ["c1", "c3"], title="linear net")
+    assert fig.get_suptitle().startswith("linear net\ntheoretical field: dashed")
     erf_axes, mass_ax = fig.axes[1:], fig.axes[0]
     row = receptive_field_table(model).set_index("layer").loc["c3"]
     (start, _), (jump, _), (rf, _) = row["start"], row["jump"], row["receptive_field"]  # square
