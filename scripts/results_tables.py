@@ -78,11 +78,11 @@ def selection_table(selection: pd.DataFrame) -> str:
     """One row per candidate, in the order tried, scored on the held-out images."""
     return "\n".join(_markdown(
         ["candidate", "parameters", "epoch-50 held-out accuracy", "best epoch's",
-         "flip-averaged (TTA)", "training s", "trainings sharing the card"],
-        [False] + [True] * 6,
+         "flip-averaged (TTA)", "training s", "card, backend", "trainings sharing the card"],
+        [False] + [True] * 5 + [False, True],
         [[row.candidate, f"{row.params:,}", _pct(row.final_val_acc), _pct(row.best_val_acc),
-          _pct(row.tta_val_acc), _seconds(row.train_seconds), row.trainings_sharing_the_card]
-         for row in selection.itertuples(index=False)]))
+          _pct(row.tta_val_acc), _seconds(row.train_seconds), f"{row.device}, {row.backend}",
+          row.trainings_sharing_the_card] for row in selection.itertuples(index=False)]))
 
 
 def render(readme: str, runs: pd.DataFrame, bench: pd.DataFrame, selection: pd.DataFrame) -> str:
