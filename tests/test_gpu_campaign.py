@@ -15,6 +15,7 @@ import pytest
 from assignment_utils.benchmark import COLUMNS as BENCHMARK_COLUMNS
 from assignment_utils.data import SAMPLE_PATH
 from assignment_utils.run_record import RUN_COLUMNS
+from assignment_utils.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gpu_campaign.py"
@@ -99,7 +100,8 @@ def test_selection_phase_trains_each_candidate_in_its_own_folder(tmp_path, work)
     assert table.candidate.tolist() == ["small", "smaller batch"]
     assert (table.validation == "holdout-50").all()
     assert (table.trainings_sharing_the_card == 2).all() and (table.epochs == 1).all()
-    assert "batch_size=50" in table.config[1] and "batch_size=500" in table.config[0]
+    default = TrainConfig().batch_size
+    assert "batch_size=50," in table.config[1] and f"batch_size={default}," in table.config[0]
     assert not (out / "runs.csv").exists() and not (out / "benchmark.csv").exists()
 
 
