@@ -63,8 +63,10 @@ MACHINE_PATH = re.compile(r"(/root/|/home/|/tmp/|/work/|/content/|[A-Z]:\\\\User
 class Campaign:
     """Runs the phases against one deadline and keeps a log of what happened."""
 
-    def __init__(self, out: Path, work: Path, budget: float, smoke: bool, phases: list[str]):
+    def __init__(self, out: Path, work: Path, budget: float, smoke: bool, phases: list[str],
+                 report_seconds: float = 20):
         self.out, self.work, self.smoke, self.phases = out, work, smoke, phases
+        self.report_seconds = report_seconds
         self.start = time.monotonic()
         self.deadline = self.start + budget
         self.log_path = out / "campaign.log"
@@ -89,16 +91,17 @@ class Campaign:
 
     def wait(self, processes: dict[str, subprocess.Popen], until: float) -> dict[str, int | None]:
         """Wait for every process until ``until`` (monotonic), printing each one's last epoch
-        line every 20 s; stop those still running then. Exit codes, None for stopped ones."""
+        line every ``report_seconds``; stop those still running then. Exit codes, None for
+        stopped ones. Keys are the names given to :meth:`launch`."""
         codes: dict[str, int | None] = {}
-        next_report = time.monotonic() + 20
+        next_report = time.monotonic() + self.report_seconds
         while len(codes) < len(processes) and time.monotonic() < until:
             for name, process in processes.items():
                 if name not in codes and process.poll() is not None:
                     codes[name] = process.returncode
                     self.say(f"{name} ended with exit code {process.returncode}")
             if time.monotonic() >= next_report:
-                next_report += 20
+                next_report += self.report_seconds
                 for name in processes.keys() - codes.keys():
                     self.say(f"  {name}: {self.last_epoch_line(name)}")
             time.sleep(1)
@@ -115,7 +118,10 @@ class Campaign:
         return codes
 
     def last_epoch_line(self, name: str) -> str:
-        text = (self.work / "logs" / f"{name}.log").read_text(errors="replace")
+        try:  # a progress report must never stop the campaign
+            text = (self.work / "logs" / f"{name}.log").read_text(errors="replace")
+        except OSError as error:
+            return f"(log unreadable: {error})"
         lines = [line for line in re.split(r"[\r\n]", text) if "val_accuracy" in line]
         return lines[-1].strip()[-160:] if lines else "(no epoch finished yet)"
 
@@ -232,18 +238,20 @@ def selection_phase(campaign: Campaign, candidates: list[tuple[str, list[str]]])
     if campaign.left() - PACK_SECONDS < (30 if campaign.smoke else 180):
         campaign.say(f"selection NOT RUN: {campaign.left():.0f} s left")
         return
-    processes, tables = {}, {}
+    # Keyed by process name ("candidate3"), which names its log: wait() reads progress from it.
+    processes, names, tables = {}, {}, {}
     for index, (name, arguments) in enumerate(candidates, start=1):
-        tables[name] = campaign.work / "selection" / f"candidate{index}.csv"
-        processes[name] = campaign.launch(f"candidate{index}", [
+        key = f"candidate{index}"
+        names[key], tables[key] = name, campaign.work / "selection" / f"{key}.csv"
+        campaign.say(f"{key} is {name!r}")
+        processes[key] = campaign.launch(key, [
             sys.executable, "-m", "assignment_utils.experiments",
             "--holdout", str(SMOKE_HOLDOUT if campaign.smoke else HOLDOUT),
             "--seeds", "0", *(["--epochs", "1"] if campaign.smoke else []), *arguments,
-            "--output-root", str(campaign.work / "selection" / f"candidate{index}"),
-            "--out", str(tables[name])])
+            "--output-root", str(campaign.work / "selection" / key), "--out", str(tables[key])])
     codes = campaign.wait(processes, campaign.deadline - PACK_SECONDS)
-    rows = [pd.read_csv(tables[name]).assign(candidate=name)
-            for name in processes if codes[name] == 0 and tables[name].exists()]
+    rows = [pd.read_csv(tables[key]).assign(candidate=names[key])
+            for key in processes if codes[key] == 0 and tables[key].exists()]
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["candidate"])
     table.insert(0, "candidate", table.pop("candidate"))
     table["trainings_sharing_the_card"] = len(processes)
@@ -274,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="one epoch per training and two per benchmark run: a CPU check")
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=["graded", "benchmark"])
     parser.add_argument("--candidates", type=Path, help="candidates for the selection phase")
+    parser.add_argument("--report-seconds", type=float, default=20,
+                        help="how often to print each running process's last epoch line")
     args = parser.parse_args(argv)
     if ("selection" in args.phases) != (args.candidates is not None):
         parser.error("the selection phase and --candidates FILE go together")
@@ -286,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     (work / "logs").mkdir(parents=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    campaign = Campaign(args.out.resolve(), work, args.budget, args.smoke, args.phases)
+    campaign = Campaign(args.out.resolve(), work, args.budget, args.smoke, args.phases,
+                        args.report_seconds)
     campaign.say(f"budget {args.budget:.0f} s, phases {args.phases}, smoke={args.smoke}, "
                  f"data {os.environ['CIFAR10_PATH']}")
     environment(campaign)

@@ -87,14 +87,15 @@ def test_refuses_to_run_without_data(tmp_path):
 
 def test_selection_phase_trains_each_candidate_in_its_own_folder(tmp_path, work):
     """Six processes once shared one output folder on the GPU and five were (rightly) refused:
-    each candidate now gets its own."""
+    each candidate now gets its own. Progress is reported every 0.5 s here: a report once looked
+    for a log named after the candidate instead of the process and crashed the campaign."""
     candidates = tmp_path / "candidates.txt"
     candidates.write_text("# a comment\nsmall | --widths 8 16 --stem-width 8 --dropout 0 0.1\n"
                           "smaller batch | --widths 8 16 --stem-width 8 --dropout 0 0.1 "
                           "--set batch_size=50\n")
     out = tmp_path / "out"
     result = _campaign(out, work, "--smoke", "--phases", "selection", "--candidates",
-                       str(candidates), "--budget", "400")
+                       str(candidates), "--budget", "400", "--report-seconds", "0.5")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     table = pd.read_csv(out / "selection.csv")
     assert table.candidate.tolist() == ["small", "smaller batch"]
@@ -103,6 +104,8 @@ def test_selection_phase_trains_each_candidate_in_its_own_folder(tmp_path, work)
     default = TrainConfig().batch_size
     assert "batch_size=50," in table.config[1] and f"batch_size={default}," in table.config[0]
     assert not (out / "runs.csv").exists() and not (out / "benchmark.csv").exists()
+    log = (out / "campaign.log").read_text()
+    assert "candidate2 is 'smaller batch'" in log and "  candidate2: " in log
 
 
 def test_candidates_file_errors_name_the_line(tmp_path):
