@@ -26,6 +26,8 @@ written, and what did not is reported as not finished, never as done.
     CIFAR10_PATH=... python scripts/gpu_campaign.py --out /tmp/smoke --smoke   # CPU, minutes
     CIFAR10_PATH=... python scripts/gpu_campaign.py --out DIR --phases selection \
         --candidates results/candidates.txt --budget 280
+    CIFAR10_PATH=... python scripts/gpu_campaign.py --out DIR --phases graded selection \
+        --candidates results/candidates.txt --budget 540   # render first, then choose
 """
 
 from __future__ import annotations
