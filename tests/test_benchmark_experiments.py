@@ -1,5 +1,6 @@
 """The speed benchmark and the seed/holdout runner, as CPU smoke runs on the real sample."""
 
+import inspect
 import math
 
 import pandas as pd
@@ -7,6 +8,7 @@ import pytest
 
 from assignment_utils import benchmark, experiments
 from assignment_utils.data import SAMPLE_PATH, load_cifar10
+from assignment_utils.models import separable_net
 from assignment_utils.training import TrainConfig
 
 pytestmark = pytest.mark.slow
@@ -69,6 +71,22 @@ def test_experiments_cli_writes_the_runs_table(tmp_path):
     assert "batch_size=50" in table.config[0] and "steps_per_execution=2" in table.config[0]
     with pytest.raises(ValueError, match="seeds is empty"):
         experiments.run_seeds(load_cifar10(SAMPLE_PATH), [], TrainConfig(), tmp_path)
+
+
+def test_experiments_cli_model_defaults_are_separable_nets(tmp_path, monkeypatch):
+    """The CLI once repeated separable_net's defaults by hand: changing one place would have made
+    the campaign's extra seeds train another model than the notebook."""
+    seen = {}
+
+    def run_seeds(data, seeds, config, output_root, holdout, model_kwargs):
+        seen.update(model_kwargs)
+        return pd.DataFrame(columns=[*experiments.RUN_COLUMNS, "validation"])
+
+    monkeypatch.setattr(experiments, "run_seeds", run_seeds)
+    assert experiments.main(["--data", str(SAMPLE_PATH), "--out", str(tmp_path / "r.csv")]) == 0
+    defaults = {name: p.default for name, p in inspect.signature(separable_net).parameters.items()}
+    assert seen == {name: defaults[name]
+                    for name in ("widths", "stem_width", "kernel_size", "dropout", "bn_momentum")}
 
 
 def test_overrides_are_parsed_and_checked():
