@@ -89,6 +89,13 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     return overrides
 
 
+def _one_or_per_stage(values: int | list[int]) -> int | tuple[int, ...]:
+    """A command-line list of one number as that number (for every stage), else a tuple."""
+    if isinstance(values, int):
+        return values
+    return values[0] if len(values) == 1 else tuple(values)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
@@ -105,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dropout", type=float, nargs="+", default=MODEL_DEFAULTS["dropout"],
                         help="dropout after each stage's residual block, one rate per stage")
     parser.add_argument("--bn-momentum", type=float, default=MODEL_DEFAULTS["bn_momentum"])
+    parser.add_argument("--blocks", type=int, nargs="+", default=MODEL_DEFAULTS["blocks"],
+                        help="residual blocks in every stage (one number) or per stage, e.g. 2 1 1")
     parser.add_argument("--output-root", default="runs/experiments")
     parser.add_argument("--out", default="results/runs.csv")
     args = parser.parse_args(argv)
@@ -112,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(**{"epochs": args.epochs, **parse_overrides(args.set)})
     model_kwargs = {"widths": tuple(args.widths), "stem_width": args.stem_width,
                     "kernel_size": args.kernel_size, "dropout": tuple(args.dropout),
-                    "bn_momentum": args.bn_momentum}
+                    "bn_momentum": args.bn_momentum, "blocks": _one_or_per_stage(args.blocks)}
     table = run_seeds(data, args.seeds, config, args.output_root, args.holdout, model_kwargs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)

@@ -107,6 +107,7 @@ def separable_net(
     kernel_size: int = 3,
     dropout: Sequence[float] = (0.0, 0.05, 0.1),
     bn_momentum: float = 0.9,
+    blocks: int | Sequence[int] = 1,
     num_classes: int = NUM_CLASSES,
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
     name: str = "separable_net",
@@ -114,12 +115,13 @@ def separable_net(
     """A residual network built from depthwise separable convolutions only.
 
     Standardization, a separable stem, then one stage per entry of ``widths``, each at half the
-    resolution of the one before: a separable convolution to the stage width, a residual block
-    (two separable convolutions added back to their input), dropout (``dropout[i]`` for stage i,
-    none where 0) and 2x2 max pooling. Global average pooling and a 1x1 separable convolution
-    (with bias) classify. Every other convolution has no bias and is followed by
-    BatchNormalization (``bn_momentum``: 0.9 rather than Keras's 0.99, so the moving statistics
-    keep up with a schedule of a few thousand steps) and ReLU. The defaults (widths 48/96/128 at
+    resolution of the one before: a separable convolution to the stage width, residual blocks
+    (two separable convolutions added back to their input; ``blocks`` of them in every stage, or
+    ``blocks[i]`` in stage i), dropout (``dropout[i]`` for stage i, none where 0) and 2x2 max
+    pooling. Global average pooling and a 1x1 separable convolution (with bias) classify. Every
+    other convolution has no bias and is followed by BatchNormalization (``bn_momentum``: 0.9
+    rather than Keras's 0.99, so the moving statistics keep up with a schedule of a few thousand
+    steps) and ReLU. The defaults (widths 48/96/128 at
     32/16/8 px, pooled to 4x4) have 85,653 parameters.
 
     >>> separable_net().count_params()
@@ -139,18 +141,27 @@ def separable_net(
     if len(dropout) != len(widths) or not all(0.0 <= rate < 1.0 for rate in dropout):
         raise ValueError(f"dropout must give one rate in [0, 1) per stage ({len(widths)}), "
                          f"got {tuple(dropout)!r}")
+    counts = ([blocks] * len(widths) if isinstance(blocks, (int, np.integer))
+              else list(blocks) if isinstance(blocks, Sequence) else [])
+    if len(counts) != len(widths) or not all(
+            isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 0 for c in counts):
+        raise ValueError(f"blocks must be a count of residual blocks (an int >= 0) for every stage "
+                         f"or one per stage ({len(widths)}), e.g. (2, 1, 1); got {blocks!r}")
     if not 0.0 <= bn_momentum < 1.0:
         raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum!r}")
 
     inputs = keras.Input(input_shape, name="image")
     x = standardization()(inputs)
     x = _separable_bn_relu(x, stem_width, kernel_size, "stem", bn_momentum)
-    for stage, (width, rate) in enumerate(zip(widths, dropout), start=1):
+    for stage, (width, rate, count) in enumerate(zip(widths, dropout, counts), start=1):
         x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_proj", bn_momentum)
-        shortcut = x
-        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_res_a", bn_momentum)
-        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_res_b", bn_momentum)
-        x = layers.Add(name=f"stage{stage}_add")([shortcut, x])
+        for block in range(1, count + 1):
+            # The first block's names are those of the one-block model (saved models, tables).
+            res, add = (("res", "add") if block == 1 else (f"res{block}", f"add{block}"))
+            shortcut = x
+            x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_{res}_a", bn_momentum)
+            x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_{res}_b", bn_momentum)
+            x = layers.Add(name=f"stage{stage}_{add}")([shortcut, x])
         if rate:
             x = layers.Dropout(rate, name=f"stage{stage}_dropout")(x)
         x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)

@@ -86,7 +86,14 @@ def test_experiments_cli_model_defaults_are_separable_nets(tmp_path, monkeypatch
     assert experiments.main(["--data", str(SAMPLE_PATH), "--out", str(tmp_path / "r.csv")]) == 0
     defaults = {name: p.default for name, p in inspect.signature(separable_net).parameters.items()}
     assert seen == {name: defaults[name]
-                    for name in ("widths", "stem_width", "kernel_size", "dropout", "bn_momentum")}
+                    for name in ("widths", "stem_width", "kernel_size", "dropout", "bn_momentum",
+                                 "blocks")}
+    assert experiments.main(["--data", str(SAMPLE_PATH), "--blocks", "2", "1", "1",
+                             "--out", str(tmp_path / "r.csv")]) == 0
+    assert seen["blocks"] == (2, 1, 1)
+    assert experiments.main(["--data", str(SAMPLE_PATH), "--blocks", "2",
+                             "--out", str(tmp_path / "r.csv")]) == 0
+    assert seen["blocks"] == 2
 
 
 def test_overrides_are_parsed_and_checked():

@@ -23,7 +23,7 @@ def test_reference_model_matches_submitted_summary():
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"widths": (32, 64, 96, 128), "dropout": (0, 0, 0.05, 0.1)},
-                                    {"kernel_size": 5}])
+                                    {"kernel_size": 5}, {"blocks": (2, 1, 1)}])
 def test_separable_net_obeys_the_assignment_rules(kwargs):
     model = separable_net(**kwargs)
     layers = _layers(model)
@@ -44,6 +44,21 @@ def test_separable_net_default_size_and_residual_adds():
     assert pools == [16, 8, 4]
     assert [l.rate for l in model.layers if isinstance(l, keras.layers.Dropout)] == [0.05, 0.1]
     assert {l.momentum for l in model.layers if isinstance(l, keras.layers.BatchNormalization)} == {0.9}
+
+
+def test_separable_net_blocks_per_stage():
+    """More residual blocks add convolutions and adds where asked; the first block keeps the
+    one-block model's layer names, so its tables and saved models read the same."""
+    one, deeper = separable_net(), separable_net(blocks=(2, 1, 0))
+    adds = [l.name for l in deeper.layers if isinstance(l, keras.layers.Add)]
+    assert adds == ["stage1_add", "stage1_add2", "stage2_add"]
+    assert {l.name for l in one.layers} - {l.name for l in deeper.layers} \
+        == {"stage3_add", "stage3_res_a_sepconv", "stage3_res_a_bn", "stage3_res_a_relu",
+            "stage3_res_b_sepconv", "stage3_res_b_bn", "stage3_res_b_relu"}
+    extra_block = 2 * (9 * 48 + 48 * 48 + 4 * 48)  # two 48-wide separable convs and their BN
+    stage3_block = 2 * (9 * 128 + 128 * 128 + 4 * 128)
+    assert deeper.count_params() == one.count_params() + extra_block - stage3_block
+    assert separable_net(blocks=2).count_params() == separable_net(blocks=(2, 2, 2)).count_params()
 
 
 @pytest.mark.parametrize("build", [separable_net, reference_model])
@@ -68,6 +83,10 @@ def test_models_standardize_raw_pixels_themselves(build):
     ({"dropout": (0.0, 0.1)}, "one rate in"),
     ({"dropout": (0.0, 0.1, 1.0)}, "one rate in"),
     ({"bn_momentum": 1.0}, "bn_momentum"),
+    ({"blocks": (1, 1)}, "blocks"),
+    ({"blocks": (1, -1, 1)}, "blocks"),
+    ({"blocks": 1.5}, "blocks"),
+    ({"blocks": (True, 1, 1)}, "blocks"),
     ({"widths": (8,) * 7}, "fewer widths"),
 ])
 def test_separable_net_rejects_bad_arguments(kwargs, message):
