@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stem-width", type=int, default=MODEL_DEFAULTS["stem_width"])
     parser.add_argument("--kernel-size", type=int, default=MODEL_DEFAULTS["kernel_size"])
     parser.add_argument("--dropout", type=float, nargs="+", default=MODEL_DEFAULTS["dropout"],
-                        help="dropout after each stage's residual block, one rate per stage")
+                        help="dropout after each stage's residual blocks, one rate per stage")
     parser.add_argument("--bn-momentum", type=float, default=MODEL_DEFAULTS["bn_momentum"])
     parser.add_argument("--blocks", type=int, nargs="+", default=MODEL_DEFAULTS["blocks"],
                         help="residual blocks in every stage (one number) or per stage, e.g. 2 1 1")

@@ -121,8 +121,8 @@ def separable_net(
     pooling. Global average pooling and a 1x1 separable convolution (with bias) classify. Every
     other convolution has no bias and is followed by BatchNormalization (``bn_momentum``: 0.9
     rather than Keras's 0.99, so the moving statistics keep up with a schedule of a few thousand
-    steps) and ReLU. The defaults (widths 48/96/128 at
-    32/16/8 px, pooled to 4x4) have 85,653 parameters.
+    steps) and ReLU. The defaults (widths 48/96/128 at 32/16/8 px, one block each, pooled to 4x4)
+    have 85,653 parameters.
 
     >>> separable_net().count_params()
     85653
