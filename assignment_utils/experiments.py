@@ -10,6 +10,12 @@ Command line (one process per seed can share a GPU)::
     python -m assignment_utils.experiments --data cifar10.npz --seeds 0 1 2 --out results/runs.csv
     python -m assignment_utils.experiments --data cifar10.npz --holdout 5000 --widths 64 96 128 \\
         --set steps_per_execution=16 --set label_smoothing=0.2 --out results/selection_w64.csv
+
+With ``--candidate NAME`` the rows are selection rows (``NAME`` first, the number of trainings
+that shared the card last), as in ``results/selection.csv``; ``--append`` adds them to ``--out``::
+
+    python -m assignment_utils.experiments --data cifar10.npz --holdout 5000 --seeds 0 \\
+        --set batch_size=250 --candidate "batch 250" --append --out results/selection.csv
 """
 
 from __future__ import annotations
@@ -68,6 +74,34 @@ def run_seeds(data: Cifar10, seeds: Sequence[int], config: TrainConfig,
     return pd.DataFrame(rows)
 
 
+def selection_rows(table: pd.DataFrame, candidate: str, sharing: int) -> pd.DataFrame:
+    """``table`` of held-out runs as rows of a selection table: the ``candidate`` name first, the
+    number of trainings ``sharing`` the card (or CPU) last."""
+    if not (table.validation.astype(str).str.startswith("holdout-")).all():
+        raise ValueError("a selection row must be scored on held-out training images, not the "
+                         "test set: train it with holdout=N")
+    if sharing < 1:
+        raise ValueError(f"sharing={sharing}: at least the training itself uses the card")
+    rows = table.assign(trainings_sharing_the_card=int(sharing))
+    rows.insert(0, "candidate", candidate)
+    return rows
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike, append: bool = False) -> None:
+    """Write ``table`` to the CSV ``path``; with ``append``, add its rows to the table already
+    there, which must have the same columns in the same order."""
+    path = Path(path)
+    if append and path.exists():
+        columns = list(pd.read_csv(path, nrows=0).columns)
+        if columns != list(table.columns):
+            raise ValueError(f"cannot append to {path}: its columns {columns} differ from the new "
+                             f"rows' {list(table.columns)}; write to another file instead")
+        table.to_csv(path, mode="a", header=False, index=False)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+
+
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     """``["learning_rate=0.4", "augment=false"]`` -> ``{"learning_rate": 0.4, "augment": False}``
     for the fields of :class:`TrainConfig` (values are read as JSON, else kept as text).
@@ -116,15 +150,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="residual blocks in every stage (one number) or per stage, e.g. 2 1 1")
     parser.add_argument("--output-root", default="runs/experiments")
     parser.add_argument("--out", default="results/runs.csv")
+    parser.add_argument("--append", action="store_true",
+                        help="add the rows to --out instead of replacing it (same columns)")
+    parser.add_argument("--candidate", metavar="NAME",
+                        help="write selection rows named NAME (needs --holdout)")
+    parser.add_argument("--trainings-sharing-the-card", type=int, default=1, metavar="N",
+                        help="with --candidate: how many trainings ran at once on the card")
     args = parser.parse_args(argv)
+    if args.candidate is not None and args.holdout is None:
+        parser.error("--candidate NAME scores a candidate on held-out training images, never on "
+                     "the test set: give --holdout N too")
     data = load_cifar10(args.data, subset=args.subset)
     config = TrainConfig(**{"epochs": args.epochs, **parse_overrides(args.set)})
     model_kwargs = {"widths": tuple(args.widths), "stem_width": args.stem_width,
                     "kernel_size": args.kernel_size, "dropout": tuple(args.dropout),
                     "bn_momentum": args.bn_momentum, "blocks": _one_or_per_stage(args.blocks)}
     table = run_seeds(data, args.seeds, config, args.output_root, args.holdout, model_kwargs)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out, index=False)
+    if args.candidate is not None:
+        table = selection_rows(table, args.candidate, args.trainings_sharing_the_card)
+    write_table(table, args.out, append=args.append)
     print(table[RUN_COLUMNS + ["validation"]].to_string(index=False))
     return 0
 

@@ -241,22 +241,21 @@ def selection_phase(campaign: Campaign, candidates: list[tuple[str, list[str]]])
         campaign.say(f"selection NOT RUN: {campaign.left():.0f} s left")
         return
     # Keyed by process name ("candidate3"), which names its log: wait() reads progress from it.
-    processes, names, tables = {}, {}, {}
+    processes, tables = {}, {}
     for index, (name, arguments) in enumerate(candidates, start=1):
         key = f"candidate{index}"
-        names[key], tables[key] = name, campaign.work / "selection" / f"{key}.csv"
+        tables[key] = campaign.work / "selection" / f"{key}.csv"
         campaign.say(f"{key} is {name!r}")
         processes[key] = campaign.launch(key, [
             sys.executable, "-m", "assignment_utils.experiments",
             "--holdout", str(SMOKE_HOLDOUT if campaign.smoke else HOLDOUT),
             "--seeds", "0", *(["--epochs", "1"] if campaign.smoke else []), *arguments,
+            "--candidate", name, "--trainings-sharing-the-card", str(len(candidates)),
             "--output-root", str(campaign.work / "selection" / key), "--out", str(tables[key])])
     codes = campaign.wait(processes, campaign.deadline - PACK_SECONDS)
-    rows = [pd.read_csv(tables[key]).assign(candidate=names[key])
+    rows = [pd.read_csv(tables[key])
             for key in processes if codes[key] == 0 and tables[key].exists()]
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["candidate"])
-    table.insert(0, "candidate", table.pop("candidate"))
-    table["trainings_sharing_the_card"] = len(processes)
     table.to_csv(campaign.out / "selection.csv", index=False)
     campaign.say(f"selection.csv: {len(table)} of {len(processes)} candidates finished\n"
                  + (table[["candidate", "params", "final_val_acc", "best_val_acc"]].to_string(index=False)

@@ -103,3 +103,48 @@ def test_overrides_are_parsed_and_checked():
         experiments.parse_overrides(["lr=0.1"])
     with pytest.raises(ValueError, match="bad override 'epochs'"):
         experiments.parse_overrides(["epochs"])
+
+
+def _fake_run_seeds(accuracy):
+    """A stand-in for run_seeds: one held-out row per seed, scored ``accuracy``."""
+    def run_seeds(data, seeds, config, output_root, holdout, model_kwargs):
+        split = "test" if holdout is None else f"holdout-{holdout}"
+        return pd.DataFrame([{**{c: 0 for c in experiments.RUN_COLUMNS}, "seed": s,
+                              "final_val_acc": accuracy, "validation": split,
+                              "model": repr(model_kwargs), "config": repr(config)} for s in seeds])
+    return run_seeds
+
+
+def test_candidate_rows_are_appended_to_a_selection_table(tmp_path, monkeypatch):
+    """CPU candidates were once added to results/selection.csv by a hand-written pandas step."""
+    out = tmp_path / "selection.csv"
+    common = ["--data", str(SAMPLE_PATH), "--holdout", "50", "--seeds", "0", "--out", str(out)]
+    monkeypatch.setattr(experiments, "run_seeds", _fake_run_seeds(0.5))
+    assert experiments.main([*common, "--candidate", "first", "--trainings-sharing-the-card",
+                             "3"]) == 0
+    monkeypatch.setattr(experiments, "run_seeds", _fake_run_seeds(0.75))
+    assert experiments.main([*common, "--candidate", "second, with a comma", "--append"]) == 0
+    table = pd.read_csv(out)
+    assert table.columns[0] == "candidate" and table.columns[-1] == "trainings_sharing_the_card"
+    assert table.candidate.tolist() == ["first", "second, with a comma"]
+    assert table.final_val_acc.tolist() == [0.5, 0.75]
+    assert table.trainings_sharing_the_card.tolist() == [3, 1]
+    # Without --append the table is replaced; plain runs rows do not fit a selection table.
+    assert experiments.main([*common, "--candidate", "only"]) == 0
+    assert pd.read_csv(out).candidate.tolist() == ["only"]
+    with pytest.raises(ValueError, match="cannot append to .*selection.csv: its columns"):
+        experiments.main([*common, "--append"])
+    assert pd.read_csv(out).candidate.tolist() == ["only"]
+
+
+def test_a_candidate_is_never_scored_on_the_test_set(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(experiments, "run_seeds", _fake_run_seeds(0.5))
+    with pytest.raises(SystemExit):
+        experiments.main(["--data", str(SAMPLE_PATH), "--candidate", "x",
+                          "--out", str(tmp_path / "s.csv")])
+    assert "give --holdout N too" in capsys.readouterr().err
+    test_rows = _fake_run_seeds(0.5)(None, [0], TrainConfig(), tmp_path, None, {})
+    with pytest.raises(ValueError, match="held-out training images, not the test set"):
+        experiments.selection_rows(test_rows, "x", 1)
+    with pytest.raises(ValueError, match="sharing=0"):
+        experiments.selection_rows(test_rows.assign(validation="holdout-50"), "x", 0)
