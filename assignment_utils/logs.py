@@ -46,10 +46,6 @@ from typing import Any
 
 import pandas as pd
 
-# Only for the committed notebook, which does `from assignment_utils.logs import summary_table`;
-# new code imports it from assignment_utils.summaries (which does not import this module).
-from assignment_utils.summaries import summary_table  # noqa: F401
-
 __all__ = [
     "LogParseError",
     "LogWarning",

@@ -40,11 +40,3 @@ assert models.INPUT_SHAPE is r.IMAGE_SHAPE and models.NUM_CLASSES is r.NUM_CLASS
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-
-
-def test_notebook_import_of_summary_table_still_works():
-    """The committed notebook does ``from assignment_utils.logs import summary_table``."""
-    from assignment_utils.logs import summary_table
-    from assignment_utils.summaries import summary_table as home
-
-    assert summary_table is home
