@@ -7,7 +7,7 @@ atomically after every epoch) and, at the end, ``model.keras``. Calling ``train`
 finishes with exactly ``config.epochs`` epochs and a log without duplicates; a finished run is
 not trained again.
 
->>> config = TrainConfig(epochs=50, batch_size=500)          # doctest: +SKIP
+>>> config = TrainConfig(epochs=50, batch_size=250)          # doctest: +SKIP
 >>> history = train(model, (x, y), (x_test, y_test), config, "runs/seed0")  # doctest: +SKIP
 """
 
@@ -58,7 +58,9 @@ class TrainConfig:
     """
 
     epochs: int = EPOCHS_REQUIRED  # the assignment's 50 epochs
-    batch_size: int = 500        # divides 50,000, 45,000 and 10,000: no ragged last batch to compile
+    # Chosen on held-out images (results/selection.csv: 90.00 % at 250 against 87.96 % at 500);
+    # divides 50,000, 45,000 and 10,000: no ragged last batch to compile.
+    batch_size: int = 250
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
     learning_rate: float = 0.2   # peak rate of the schedule
     schedule: Literal["cosine", "constant"] = "cosine"
