@@ -291,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     candidates = read_candidates(args.candidates) if args.candidates else []
     if not os.environ.get("CIFAR10_PATH"):
         parser.error("set CIFAR10_PATH to the CIFAR-10 .npz (the notebook reads it from there)")
+    data = Path(os.environ["CIFAR10_PATH"]).resolve()
+    if not data.exists():
+        parser.error(f"CIFAR10_PATH={os.environ['CIFAR10_PATH']} does not exist")
+    # The notebook runs inside --work: a path relative to here would point nowhere there.
+    os.environ["CIFAR10_PATH"] = str(data)
     work = args.work.resolve()
     if ROOT not in work.parents:
         parser.error(f"--work must lie inside the checkout {ROOT}")

@@ -15,7 +15,7 @@ device = accelerator()
 print(f'Keras device: {device}')
 if device == 'CPU':
     print('No GPU found. The default 50 epochs on all 50,000 images take about 70 minutes on a 2-core CPU '
-          '(measured: 79-85 s per epoch). '
+          '(measured: 77-83 s per epoch). '
           'For a short run: bash scripts/run_notebook.sh -p epochs 2 -p train_subset 5000')
 "
 mkdir -p output

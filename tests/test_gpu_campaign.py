@@ -24,10 +24,13 @@ pytestmark = pytest.mark.slow
 
 
 def _campaign(out: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CIFAR10_PATH": str(SAMPLE_PATH), "TF_CPP_MIN_LOG_LEVEL": "3",
+    """The script run from the checkout with ``CIFAR10_PATH`` relative to it, as a user types it
+    (a relative path once missed the data in the notebook, which runs inside ``--work``)."""
+    env = {**os.environ, "CIFAR10_PATH": os.path.relpath(SAMPLE_PATH, ROOT),
+           "TF_CPP_MIN_LOG_LEVEL": "3",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--work", str(work),
-                           *args], env=env, capture_output=True, text=True, timeout=900)
+                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture
@@ -83,6 +86,10 @@ def test_refuses_to_run_without_data(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "set CIFAR10_PATH" in result.stderr
+    env["CIFAR10_PATH"] = str(tmp_path / "missing.npz")
+    result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "missing.npz does not exist" in result.stderr
 
 
 def test_selection_phase_trains_each_candidate_in_its_own_folder(tmp_path, work):
