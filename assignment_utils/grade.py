@@ -14,16 +14,20 @@ why; nothing is guessed):
   (:class:`~assignment_utils.summaries.RunSummary`; accuracies as fractions).
 - ``params``: ``Total params`` of a printed ``model.summary()`` (Keras 2 or 3, ANSI or
   HTML): the last one printed before the graded run starts, else the first after it.
-- ``layer_types``: Keras layer classes called in the code cells, sorted, comma-separated:
-  ``layers.X(`` (any module path ending in ``layers``, or an alias imported as
-  ``layers as L``) and a bare or dotted ``X(`` for a known layer name. Keras 1/2 aliases
-  become the class name (``Convolution2D`` -> ``Conv2D``). Comments and strings are
-  skipped; every code
-  cell counts, so an earlier experiment's layer counts too (check such rows by hand).
+- ``layer_types``: Keras layer classes called in the code cells and listed in printed
+  ``model.summary()`` tables, sorted, comma-separated. In code: ``layers.X(`` (any module
+  path ending in ``layers``, or an alias imported as ``layers as L``) and a bare or dotted
+  ``X(`` for a known layer name; comments and strings are skipped. In a summary: the
+  ``(Type)`` after each layer's name, between ``Layer (type)`` and ``Total params``; a type
+  the summary cut short (``(BatchNormalizatio…``) is the one known layer it starts, else a
+  problem. Keras 1/2 aliases become the class name (``Convolution2D`` -> ``Conv2D``). Every
+  cell counts, so an earlier experiment's layers count too (check such rows by hand).
 - ``separable_only``: layer types were found and none is a plain or transposed convolution
   or a dense layer (:data:`~assignment_utils.rubric.FORBIDDEN_LAYERS`: ``Conv1D``,
   ``Conv2D``, ``Conv3D``, their ``Transpose`` versions, ``SeparableConv1D``,
-  ``DepthwiseConv1D``, ``Dense``, ``EinsumDense``).
+  ``DepthwiseConv1D``, ``Dense``, ``EinsumDense``); unknown (empty) where a summary lists a
+  nested model, whose layers it hides, or cuts a type short beyond recognition, unless a
+  forbidden layer was seen anyway.
 - ``beats_base``: ``best_val_acc > BASE_ACCURACY`` (0.828), strictly, at full precision.
 - ``problems``: ``" | "``-separated; empty when there is nothing to check by hand. Besides
   what could not be read it names several training runs, an unfinished run, parser
@@ -88,6 +92,9 @@ _KNOWN_LAYERS = frozenset(
 _CALL_RE = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*)([A-Z]\w*)\s*\(")
 _LAYERS_ALIAS_RE = re.compile(r"\blayers\s+as\s+([A-Za-z_]\w*)")
 _TOTAL_PARAMS_RE = re.compile(r"Total params:\s*(\d[\d,]*)")
+# In a summary table: '(Type)' after a layer's name, or '(Typ…' where the column cut it.
+_SUMMARY_TYPE_RE = re.compile(r"\(([A-Z][A-Za-z0-9_]*)(\)|…|\.\.\.)")
+_NESTED_MODELS = frozenset({"Functional", "Sequential", "Model"})
 _TAG_RE = re.compile(r"<[^>]*>")
 # String literals and comments, in one pass (a '#' inside a string, a quote inside a comment).
 _NOT_CODE_RE = re.compile(r"""("{3}|'{3})(?s:\\.|(?!\1).)*?\1|(["'])(?:\\.|(?!\2)[^\n])*\2|#[^\n]*""")
@@ -277,6 +284,34 @@ def _layer_types(cells: Iterable[_Cell]) -> list[str]:
     return sorted(found)
 
 
+def _summary_layer_types(lines: Sequence[tuple[_Cell, str]]) -> tuple[list[str], list[str]]:
+    """Layer classes listed in printed ``model.summary()`` tables, and problems with them."""
+    found, cut, inside = set(), set(), False
+    for _, line in lines:
+        if "Layer (type)" in line:
+            inside = True
+        elif _TOTAL_PARAMS_RE.search(line):
+            inside = False
+        elif inside:
+            for name, end in _SUMMARY_TYPE_RE.findall(line):
+                if end == ")":
+                    found.add(_ALIASES.get(name, name))
+                    continue
+                matches = [layer for layer in _KNOWN_LAYERS if layer.startswith(name)]
+                if len(matches) == 1:
+                    found.add(_ALIASES.get(matches[0], matches[0]))
+                else:
+                    cut.add(name)
+    problems = []
+    if nested := sorted(found & _NESTED_MODELS):
+        problems.append(f"a printed summary lists a nested model ({', '.join(nested)}) without "
+                        "its layers: check its layer types by hand")
+    if cut:
+        problems.append(f"a printed summary cuts layer types short ({', '.join(sorted(cut))}…): "
+                        "check them by hand")
+    return sorted(found - _NESTED_MODELS), problems
+
+
 # --------------------------------------------------------------------------- grading
 
 
@@ -313,12 +348,16 @@ def _grade(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFrame |
         row["params"] = params
         if params >= MAX_PARAMS:
             problems.append(f"{params:,} parameters, the limit is fewer than {MAX_PARAMS:,}")
-    types = _layer_types(cells)
+    listed, unseen = _summary_layer_types(lines)
+    problems += unseen
+    types = sorted(set(_layer_types(cells)) | set(listed))
     if types:
         row["layer_types"] = ", ".join(types)
-        row["separable_only"] = not set(types) & set(FORBIDDEN_LAYERS)
+        forbidden = bool(set(types) & set(FORBIDDEN_LAYERS))
+        row["separable_only"] = False if forbidden else None if unseen else True
     else:
-        problems.append("no Keras layer calls (e.g. layers.SeparableConv2D(...)) in the code")
+        problems.append("no Keras layer calls (e.g. layers.SeparableConv2D(...)) in the code "
+                        "and no layer types in a printed model.summary()")
     row["problems"] = " | ".join(problems)
     return row, frame
 
@@ -385,7 +424,7 @@ def _format_table(table: pd.DataFrame) -> str:
         "params": table["params"].map("{:,}".format, na_action="ignore"),
         "separable only": table["separable_only"].map(flag, na_action="ignore"),
         f"beats {BASE_ACCURACY:.1%}": table["beats_base"].map(flag, na_action="ignore"),
-    }).fillna("–")
+    }).astype(object).fillna("–")  # object first: an all-missing Int64 column refuses "–"
     problems = [f"- {row.notebook}: {row.problems}" for row in table.itertuples() if row.problems]
     width = max(len("notebook"), *map(len, shown["notebook"]))  # left-aligned, header too
     shown["notebook"] = shown["notebook"].str.ljust(width)

@@ -193,7 +193,8 @@ def test_rules_and_missing_parts_are_problems(tmp_path):
     assert row["problems"].split(" | ") == [
         "trained 1 epochs, the assignment asks for 50",
         "120,330 parameters, the limit is fewer than 100,000",
-        "no Keras layer calls (e.g. layers.SeparableConv2D(...)) in the code"]
+        "no Keras layer calls (e.g. layers.SeparableConv2D(...)) in the code and no layer types "
+        "in a printed model.summary()"]
     empty = grade_notebook(fit_notebook(tmp_path, "hello\n", name="empty.ipynb"))
     assert empty["epochs"] is None and empty["best_val_acc"] is None
     assert empty["problems"].startswith("no training log (Keras 'Epoch 1/N' output) in the cell outputs")
@@ -224,6 +225,59 @@ print("Dense(10) would not be allowed")
     cells = [type("Cell", (), {"source": source})()]
     assert _layer_types(cells) == ["BatchNormalization", "Conv2D", "DepthwiseConv2D",
                                    "MyCustomBlock", "SeparableConv2D"]
+
+
+def summary_notebook(tmp_path: Path, model, name: str = "summary.ipynb") -> Path:
+    """A notebook whose code builds no layer itself (a helper does) and prints Keras's own
+    ``model.summary()``; Keras cuts long type names in its narrow columns."""
+    printed = []
+    model.summary(print_fn=lambda text, line_break=True: printed.append(text))
+    nb = new_notebook(cells=[new_code_cell("model = build()\nmodel.summary()", outputs=[
+        new_output("stream", name="stdout", text="\n".join(printed) + "\n")])])
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return path
+
+
+def test_layer_types_from_a_printed_summary(tmp_path):
+    """A notebook that builds its model in a helper once had no layer types at all."""
+    from assignment_utils.models import separable_net
+
+    model = separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.1), blocks=1)
+    row = grade_notebook(summary_notebook(tmp_path, model))
+    assert "(BatchNormalizatio…" in (tmp_path / "summary.ipynb").read_text()  # cut by Keras
+    assert row["layer_types"] == ("Activation, Add, BatchNormalization, Dropout, Flatten, "
+                                  "GlobalAveragePooling2D, InputLayer, MaxPooling2D, "
+                                  "Normalization, ReLU, SeparableConv2D")
+    assert row["separable_only"] is True and row["params"] == model.count_params()
+    assert "summary" not in row["problems"]
+
+
+def test_a_nested_model_or_a_cut_type_leaves_separable_only_unknown(tmp_path):
+    import keras
+
+    inner = keras.Sequential([keras.layers.SeparableConv2D(4, 3)], name="inner")
+    nested = keras.Sequential([keras.Input((8, 8, 3)), inner, keras.layers.Flatten()])
+    row = grade_notebook(summary_notebook(tmp_path, nested))
+    assert row["separable_only"] is None and "Sequential" not in row["layer_types"]
+    assert "lists a nested model (Sequential) without its layers" in row["problems"]
+
+    table = "Layer (type)  Output Shape  Param #\n{}\nTotal params: 10\n"
+    cut = grade_notebook(fit_notebook(tmp_path, table.format("c (Conv…  (None, 4)  10"),
+                                      name="cut.ipynb"))
+    assert cut["separable_only"] is None and "cuts layer types short (Conv…)" in cut["problems"]
+    dense = grade_notebook(fit_notebook(
+        tmp_path, table.format("c (Conv…  (None, 4)  10\nd (Dense)  (None, 2)  10"),
+        name="dense.ipynb"))
+    assert dense["separable_only"] is False and dense["layer_types"] == "Dense"
+
+
+def test_cli_table_with_nothing_but_missing_values(capsys):
+    """One notebook without a summary left only missing parameter counts, and the table
+    crashed on them."""
+    assert main([str(NOTEBOOKS / "no_summary.ipynb")]) == 0
+    out = capsys.readouterr().out
+    assert "no_summary.ipynb" in out and "–" in out
 
 
 # --------------------------------------------------------------------------- files and CLI
