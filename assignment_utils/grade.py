@@ -297,9 +297,10 @@ def _summary_layer_types(lines: Sequence[tuple[_Cell, str]]) -> tuple[list[str],
                 if end == ")":
                     found.add(_ALIASES.get(name, name))
                     continue
-                matches = [layer for layer in _KNOWN_LAYERS if layer.startswith(name)]
+                matches = {_ALIASES.get(layer, layer) for layer in _KNOWN_LAYERS
+                           if layer.startswith(name)}  # MaxPool... is MaxPooling2D either way
                 if len(matches) == 1:
-                    found.add(_ALIASES.get(matches[0], matches[0]))
+                    found |= matches
                 else:
                     cut.add(name)
     problems = []

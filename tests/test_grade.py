@@ -267,9 +267,9 @@ def test_a_nested_model_or_a_cut_type_leaves_separable_only_unknown(tmp_path):
                                       name="cut.ipynb"))
     assert cut["separable_only"] is None and "cuts layer types short (Conv…)" in cut["problems"]
     dense = grade_notebook(fit_notebook(
-        tmp_path, table.format("c (Conv…  (None, 4)  10\nd (Dense)  (None, 2)  10"),
-        name="dense.ipynb"))
-    assert dense["separable_only"] is False and dense["layer_types"] == "Dense"
+        tmp_path, table.format("c (Conv…  (None, 4)  10\nd (Dense)  (None, 2)  10\n"
+                               "p (MaxPool…  (None, 2)  0"), name="dense.ipynb"))
+    assert dense["separable_only"] is False and dense["layer_types"] == "Dense, MaxPooling2D"
 
 
 def test_cli_table_with_nothing_but_missing_values(capsys):
