@@ -63,6 +63,7 @@ def test_experiments_cli_writes_the_runs_table(tmp_path):
     assert experiments.main(["--data", str(SAMPLE_PATH), "--seeds", "0", "1", "--epochs", "2",
                              "--set", "batch_size=50", "--set", "steps_per_execution=2",
                              "--widths", "8", "16", "--stem-width", "8", "--dropout", "0", "0.1",
+                             "--blocks", "1",
                              "--output-root", str(tmp_path / "runs"), "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert list(table.columns[:len(experiments.RUN_COLUMNS)]) == experiments.RUN_COLUMNS

@@ -97,9 +97,9 @@ def test_selection_phase_trains_each_candidate_in_its_own_folder(tmp_path, work)
     each candidate now gets its own. Progress is reported every 0.5 s here: a report once looked
     for a log named after the candidate instead of the process and crashed the campaign."""
     candidates = tmp_path / "candidates.txt"
-    candidates.write_text("# a comment\nsmall | --widths 8 16 --stem-width 8 --dropout 0 0.1\n"
-                          "smaller batch | --widths 8 16 --stem-width 8 --dropout 0 0.1 "
-                          "--set batch_size=50\n")
+    small = "--widths 8 16 --stem-width 8 --dropout 0 0.1 --blocks 1"
+    candidates.write_text(f"# a comment\nsmall | {small}\n"
+                          f"smaller batch | {small} --set batch_size=50\n")
     out = tmp_path / "out"
     result = _campaign(out, work, "--smoke", "--phases", "selection", "--candidates",
                        str(candidates), "--budget", "400", "--report-seconds", "0.5")

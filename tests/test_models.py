@@ -22,8 +22,9 @@ def test_reference_model_matches_submitted_summary():
         == [32, 32, 16, 16, 8, 4, 1]
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"widths": (32, 64, 96, 128), "dropout": (0, 0, 0.05, 0.1)},
-                                    {"kernel_size": 5}, {"blocks": (2, 1, 1)}])
+@pytest.mark.parametrize("kwargs", [{}, {"widths": (32, 64, 96, 128), "dropout": (0, 0, 0.05, 0.1),
+                                          "blocks": 1},
+                                    {"kernel_size": 5, "blocks": 1}, {"blocks": 1}, {"blocks": (3, 1, 1)}])
 def test_separable_net_obeys_the_assignment_rules(kwargs):
     model = separable_net(**kwargs)
     layers = _layers(model)
@@ -37,8 +38,9 @@ def test_separable_net_obeys_the_assignment_rules(kwargs):
 
 def test_separable_net_default_size_and_residual_adds():
     model = separable_net()
-    assert model.count_params() == 85_653
-    assert sum(isinstance(l, keras.layers.Add) for l in model.layers) == 3
+    assert model.count_params() == 91_509
+    adds = [l.name for l in model.layers if isinstance(l, keras.layers.Add)]
+    assert adds == ["stage1_add", "stage1_add2", "stage2_add", "stage3_add"]
     # Each stage works at its own resolution and pools after its residual block: 32, 16, 8 -> 4.
     pools = [l.output.shape[1] for l in model.layers if isinstance(l, keras.layers.MaxPooling2D)]
     assert pools == [16, 8, 4]
@@ -49,7 +51,7 @@ def test_separable_net_default_size_and_residual_adds():
 def test_separable_net_blocks_per_stage():
     """More residual blocks add convolutions and adds where asked; the first block keeps the
     one-block model's layer names, so its tables and saved models read the same."""
-    one, deeper = separable_net(), separable_net(blocks=(2, 1, 0))
+    one, deeper = separable_net(blocks=1), separable_net(blocks=(2, 1, 0))
     adds = [l.name for l in deeper.layers if isinstance(l, keras.layers.Add)]
     assert adds == ["stage1_add", "stage1_add2", "stage2_add"]
     assert {l.name for l in one.layers} - {l.name for l in deeper.layers} \
@@ -84,6 +86,7 @@ def test_models_standardize_raw_pixels_themselves(build):
     ({"dropout": (0.0, 0.1, 1.0)}, "one rate in"),
     ({"bn_momentum": 1.0}, "bn_momentum"),
     ({"blocks": (1, 1)}, "blocks"),
+    ({"widths": (32, 64, 96, 128), "dropout": (0, 0, 0.05, 0.1)}, r"4 stages here.*blocks=1"),
     ({"blocks": (1, -1, 1)}, "blocks"),
     ({"blocks": 1.5}, "blocks"),
     ({"blocks": (True, 1, 1)}, "blocks"),

@@ -27,7 +27,7 @@ SMALL = dict(batch_size=50, learning_rate=0.05, warmup_fraction=0.25, cutout=4)
 
 def _tiny_model():
     keras.utils.set_random_seed(0)
-    return separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.1))
+    return separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.1), blocks=1)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_finished_run_is_not_trained_again_and_says_so(tmp_path, sample, capsys)
 
 @pytest.mark.parametrize("change, differs", [
     (lambda m, d, c: (m, d, dataclasses.replace(c, learning_rate=0.1)), "config.learning_rate"),
-    (lambda m, d, c: (separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.3)), d, c),
+    (lambda m, d, c: (separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.3), blocks=1), d, c),
      "model.architecture"),
     (lambda m, d, c: (m, ((d[0][0][:100], d[0][1][:100]), d[1]), c), "data.train_images"),
 ])
@@ -197,7 +197,7 @@ RUN_SCRIPT = textwrap.dedent(f"""
     from assignment_utils.training import TrainConfig, train
     data = load_cifar10(SAMPLE_PATH)
     keras.utils.set_random_seed(0)
-    model = separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.1))
+    model = separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.1), blocks=1)
     config = TrainConfig(epochs=int(sys.argv[2]), steps_per_execution=eval(sys.argv[3]), verbose=0,
                          **{SMALL!r})
     history = train(model, (data.x_train, data.y_train), (data.x_test, data.y_test), config, sys.argv[1])
