@@ -51,7 +51,7 @@ def test_experiments_holdout_never_touches_the_test_set(tmp_path):
     poisoned = data._replace(y_test=data.y_test * 0 + 99)  # any use of the test labels would fail
     table = experiments.run_seeds(poisoned, [3], TrainConfig(epochs=1, batch_size=50), tmp_path,
                                   holdout=50, model_kwargs={"widths": (8, 16), "stem_width": 8,
-                                                            "dropout": (0.0, 0.1)})
+                                                            "dropout": (0.0, 0.1), "blocks": 1})
     row = table.iloc[0]
     assert row.validation == "holdout-50" and row.seed == 3 and row.epochs == 1
     assert 0 <= row.tta_val_acc <= 1 and row.params < 100_000
