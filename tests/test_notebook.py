@@ -21,6 +21,7 @@ import papermill
 import pytest
 
 from assignment_utils.data import SAMPLE_PATH
+from assignment_utils.grade import grade_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "cifar10_separable.ipynb"
@@ -77,6 +78,10 @@ def test_papermill_smoke_run(tmp_path, monkeypatch):
     assert summary["epochs"] == 2 and summary["params"] < 100_000
     assert summary["backend"] == "tensorflow" and summary["train_images"] == 200
     assert len((tmp_path / "run" / "log.csv").read_text().strip().splitlines()) == 3
+    # A grader's tool reads the rendered notebook completely: log, parameters, layer types.
+    row = grade_notebook(out)
+    assert (row["epochs"], row["params"], row["separable_only"]) == (2, summary["params"], True)
+    assert row["problems"] == "trained 2 epochs, the assignment asks for 50"
 
 
 def _nbval(tmp_path, nb_path):
