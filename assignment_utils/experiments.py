@@ -28,7 +28,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import keras
 import pandas as pd
@@ -130,8 +130,16 @@ def _one_or_per_stage(values: int | list[int]) -> int | tuple[int, ...]:
     return values[0] if len(values) == 1 else tuple(values)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+class _ArgumentParser(argparse.ArgumentParser):
+    """Raises ``ValueError`` for a bad command line instead of exiting, so that a caller can check
+    one ahead of time; :func:`main` turns it back into argparse's usage message and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def _parser() -> _ArgumentParser:
+    parser = _ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--holdout", type=int, default=None,
@@ -156,22 +164,41 @@ def main(argv: list[str] | None = None) -> int:
                         help="write selection rows named NAME (needs --holdout)")
     parser.add_argument("--trainings-sharing-the-card", type=int, default=1, metavar="N",
                         help="with --candidate: how many trainings ran at once on the card")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_command_line(argv: Sequence[str]) -> tuple[argparse.Namespace, TrainConfig, dict[str, Any]]:
+    """The arguments of this module's command line, its ``TrainConfig`` and the keyword arguments
+    of its ``separable_net``: everything checked that can be without data or a model. A bad
+    argument, override or combination raises ``ValueError`` naming it.
+
+    >>> args, config, model_kwargs = parse_command_line(["--set", "weight_decay=4e-3", "--blocks", "3"])
+    >>> config.weight_decay, model_kwargs["blocks"]
+    (0.004, 3)
+    """
+    args = _parser().parse_args(list(argv))
     if args.candidate is not None and args.holdout is None:
-        parser.error("--candidate NAME scores a candidate on held-out training images, never on "
-                     "the test set: give --holdout N too")
-    data = load_cifar10(args.data, subset=args.subset)
+        raise ValueError("--candidate NAME scores a candidate on held-out training images, never "
+                         "on the test set: give --holdout N too")
     config = TrainConfig(**{"epochs": args.epochs, **parse_overrides(args.set)})
     model_kwargs = {"widths": tuple(args.widths), "stem_width": args.stem_width,
                     "kernel_size": args.kernel_size, "dropout": tuple(args.dropout),
                     "bn_momentum": args.bn_momentum, "blocks": _one_or_per_stage(args.blocks)}
+    return args, config, model_kwargs
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args, config, model_kwargs = parse_command_line(sys.argv[1:] if argv is None else argv)
+    except ValueError as error:
+        argparse.ArgumentParser.error(_parser(), str(error))  # usage, the message, exit code 2
+    data = load_cifar10(args.data, subset=args.subset)
     table = run_seeds(data, args.seeds, config, args.output_root, args.holdout, model_kwargs)
     if args.candidate is not None:
         table = selection_rows(table, args.candidate, args.trainings_sharing_the_card)
     write_table(table, args.out, append=args.append)
     print(table[RUN_COLUMNS + ["validation"]].to_string(index=False))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

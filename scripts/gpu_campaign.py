@@ -17,7 +17,8 @@ One call does all the work of a GPU window and writes everything it produces int
 candidate of ``--candidates FILE`` at the same time on the card, each on 45,000 training images
 and scored on the 5,000 held out (never the test set), into ``selection.csv``. FILE has one
 candidate a line, ``name | arguments of assignment_utils.experiments``, e.g.
-``batch 250 | --set batch_size=250``; ``#`` starts a comment.
+``batch 250 | --set batch_size=250``; ``#`` starts a comment. Every candidate is checked before
+anything starts (its arguments, its ``TrainConfig``, its model against the assignment's rules).
 
 Every phase has a deadline inside ``--budget`` seconds and stops itself in time; what finished is
 written, and what did not is reported as not finished, never as done.
@@ -50,6 +51,9 @@ sys.path.insert(0, str(ROOT))  # the checkout's package, installed or not
 import nbformat  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from assignment_utils.experiments import parse_command_line  # noqa: E402
+from assignment_utils.models import separable_net  # noqa: E402
+from assignment_utils.rubric import check_assignment  # noqa: E402
 from assignment_utils.run_record import RUN_COLUMNS, environment_record, run_row  # noqa: E402
 NOTEBOOK = Path("notebooks/cifar10_separable.ipynb")  # relative: papermill records the paths
 SEEDS = (1, 2)                                      # the notebook's own run is seed 0
@@ -220,16 +224,33 @@ def benchmark_phase(campaign: Campaign) -> None:
 
 
 def read_candidates(path: Path) -> list[tuple[str, list[str]]]:
-    """``(name, experiments arguments)`` for every candidate line of ``path``."""
+    """``(name, experiments arguments)`` for every candidate line of ``path``, each checked before
+    any GPU time is spent: its arguments parse and make a valid ``TrainConfig``, and its model
+    keeps every rule of the assignment (``check_assignment``). A problem raises ``ValueError``
+    naming the line."""
     candidates = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         name, sep, arguments = line.partition("|")
-        if not sep or not name.strip():
-            raise ValueError(f"{path}:{number}: expected 'name | arguments', got {line!r}")
-        candidates.append((name.strip(), arguments.split()))
+        name, arguments = name.strip(), arguments.split()
+        where = f"{path}:{number}"
+        if not sep or not name:
+            raise ValueError(f"{where}: expected 'name | arguments', got {line!r}")
+        if name in dict(candidates):
+            raise ValueError(f"{where}: the candidate name {name!r} is already taken")
+        try:
+            *_, model_kwargs = parse_command_line(
+                [*arguments, "--holdout", str(HOLDOUT), "--candidate", name])
+            rules = check_assignment(separable_net(**model_kwargs))
+        except ValueError as error:
+            raise ValueError(f"{where}: candidate {name!r}: {error}") from error
+        broken = rules[rules.passed == False]  # noqa: E712 (None is "not run", not broken)
+        if len(broken):
+            raise ValueError(f"{where}: candidate {name!r} breaks the assignment: " + "; ".join(
+                f"{row.requirement} ({row.evidence})" for row in broken.itertuples()))
+        candidates.append((name, arguments))
     if not candidates:
         raise ValueError(f"{path} lists no candidate")
     return candidates
@@ -288,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if ("selection" in args.phases) != (args.candidates is not None):
         parser.error("the selection phase and --candidates FILE go together")
-    candidates = read_candidates(args.candidates) if args.candidates else []
+    try:
+        candidates = read_candidates(args.candidates) if args.candidates else []
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
     if not os.environ.get("CIFAR10_PATH"):
         parser.error("set CIFAR10_PATH to the CIFAR-10 .npz (the notebook reads it from there)")
     data = Path(os.environ["CIFAR10_PATH"]).resolve()

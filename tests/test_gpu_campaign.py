@@ -33,6 +33,16 @@ def _campaign(out: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
                            *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
+@pytest.fixture(scope="module")
+def gpu_campaign():
+    """``scripts/gpu_campaign.py`` as a module (``scripts/`` is not a package)."""
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))
+    import gpu_campaign
+
+    return gpu_campaign
+
+
 @pytest.fixture
 def work():
     folder = ROOT / "output" / f"test-campaign-{os.getpid()}"
@@ -115,11 +125,34 @@ def test_selection_phase_trains_each_candidate_in_its_own_folder(tmp_path, work)
     assert "candidate2 is 'smaller batch'" in log and "  candidate2: " in log
 
 
-def test_candidates_file_errors_name_the_line(tmp_path):
-    sys.path.insert(0, str(SCRIPT.parent))
-    import gpu_campaign
-
+@pytest.mark.parametrize("line, message", [
+    ("no separator here", r"expected 'name \| arguments'"),
+    ("good | --set batch_size=500", r"the candidate name 'good' is already taken"),
+    ("typo | --set weight_decy=4e-3", r"candidate 'typo': bad override 'weight_decy=4e-3'"),
+    ("negative | --set weight_decay=-1", r"candidate 'negative': weight_decay must be"),
+    ("flag | --depth 3", r"candidate 'flag': unrecognized arguments: --depth 3"),
+    ("stages | --blocks 2 1", r"candidate 'stages': blocks must be"),
+    ("too big | --widths 64 128 160", r"candidate 'too big' breaks the assignment: Fewer than "
+                                      r"100,000 parameters \(1\d\d,\d\d\d total"),
+])
+def test_candidates_file_errors_name_the_line(tmp_path, gpu_campaign, line, message):
+    """A bad candidate would cost its slot in a GPU window: the file is checked line by line
+    first, against the experiments command line, ``TrainConfig`` and the assignment's rules."""
     bad = tmp_path / "c.txt"
-    bad.write_text("good | --set batch_size=250\nno separator here\n")
-    with pytest.raises(ValueError, match=r"c.txt:2: expected 'name \| arguments'"):
+    bad.write_text(f"good | --set batch_size=250\n# a comment\n{line}\n")
+    with pytest.raises(ValueError, match=r"c.txt:3: " + message):
         gpu_campaign.read_candidates(bad)
+
+
+def test_a_bad_candidates_file_stops_the_campaign_before_it_starts(tmp_path, work):
+    bad = tmp_path / "c.txt"
+    bad.write_text("typo | --set weight_decy=4e-3\n")
+    result = _campaign(tmp_path / "out", work, "--smoke", "--phases", "selection",
+                       "--candidates", str(bad))
+    assert result.returncode == 2 and "c.txt:1: candidate 'typo': bad override" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_committed_candidates_are_valid(gpu_campaign):
+    """Every candidate of ``results/candidates.txt`` passes the checks above."""
+    assert len(gpu_campaign.read_candidates(ROOT / "results" / "candidates.txt")) >= 1
