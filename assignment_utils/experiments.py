@@ -200,5 +200,6 @@ def main(argv: list[str] | None = None) -> int:
     print(table[RUN_COLUMNS + ["validation"]].to_string(index=False))
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
