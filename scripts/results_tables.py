@@ -64,7 +64,7 @@ def benchmark_table(bench: pd.DataFrame) -> str:
         base, per_epoch = naive.get(row.model, math.nan), row.seconds_per_epoch
         rows.append([row.pipeline, row.model, row.epochs,
                      "–" if pd.isna(per_epoch) else f"{per_epoch:.2f}",
-                     "–" if pd.isna(base) or pd.isna(per_epoch) else f"{base / per_epoch:.2g}",
+                     "–" if pd.isna(base) or pd.isna(per_epoch) else f"{base / per_epoch:.1f}",
                      "–" if pd.isna(per_epoch) else f"{50 * per_epoch:.0f}",
                      _seconds(row.compile_seconds), f"{row.device}, {row.backend}",
                      "" if pd.isna(row.note) else row.note])
