@@ -223,11 +223,19 @@ def benchmark_phase(campaign: Campaign) -> None:
         campaign.say("benchmark NOT FINISHED: no row was written")
 
 
-def read_candidates(path: Path) -> list[tuple[str, list[str]]]:
+def candidate_arguments(name: str, arguments: list[str], smoke: bool = False) -> list[str]:
+    """The ``assignment_utils.experiments`` command line of one candidate, its output folders
+    aside: scored on held-out images, seed 0 unless its own ``--seeds`` (later) says otherwise,
+    one epoch in a smoke run."""
+    return ["--holdout", str(SMOKE_HOLDOUT if smoke else HOLDOUT), "--seeds", "0",
+            *(["--epochs", "1"] if smoke else []), *arguments, "--candidate", name]
+
+
+def read_candidates(path: Path, smoke: bool = False) -> list[tuple[str, list[str]]]:
     """``(name, experiments arguments)`` for every candidate line of ``path``, each checked before
-    any GPU time is spent: its arguments parse and make a valid ``TrainConfig``, and its model
-    keeps every rule of the assignment (``check_assignment``). A problem raises ``ValueError``
-    naming the line."""
+    any GPU time is spent: the command line it will be launched with (``candidate_arguments``)
+    parses and makes a valid ``TrainConfig``, and its model keeps every rule of the assignment
+    (``check_assignment``). A problem raises ``ValueError`` naming the line."""
     candidates = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
@@ -241,8 +249,7 @@ def read_candidates(path: Path) -> list[tuple[str, list[str]]]:
         if name in dict(candidates):
             raise ValueError(f"{where}: the candidate name {name!r} is already taken")
         try:
-            *_, model_kwargs = parse_command_line(
-                [*arguments, "--holdout", str(HOLDOUT), "--candidate", name])
+            *_, model_kwargs = parse_command_line(candidate_arguments(name, arguments, smoke))
             rules = check_assignment(separable_net(**model_kwargs))
         except ValueError as error:
             raise ValueError(f"{where}: candidate {name!r}: {error}") from error
@@ -269,9 +276,8 @@ def selection_phase(campaign: Campaign, candidates: list[tuple[str, list[str]]])
         campaign.say(f"{key} is {name!r}")
         processes[key] = campaign.launch(key, [
             sys.executable, "-m", "assignment_utils.experiments",
-            "--holdout", str(SMOKE_HOLDOUT if campaign.smoke else HOLDOUT),
-            "--seeds", "0", *(["--epochs", "1"] if campaign.smoke else []), *arguments,
-            "--candidate", name, "--trainings-sharing-the-card", str(len(candidates)),
+            *candidate_arguments(name, arguments, campaign.smoke),
+            "--trainings-sharing-the-card", str(len(candidates)),
             "--output-root", str(campaign.work / "selection" / key), "--out", str(tables[key])])
     codes = campaign.wait(processes, campaign.deadline - PACK_SECONDS)
     rows = [pd.read_csv(tables[key])
@@ -310,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     if ("selection" in args.phases) != (args.candidates is not None):
         parser.error("the selection phase and --candidates FILE go together")
     try:
-        candidates = read_candidates(args.candidates) if args.candidates else []
+        candidates = read_candidates(args.candidates, args.smoke) if args.candidates else []
     except (OSError, ValueError) as error:
         parser.error(str(error))
     if not os.environ.get("CIFAR10_PATH"):
