@@ -14,8 +14,8 @@ from assignment_utils.run_record import accelerator
 device = accelerator()
 print(f'Keras device: {device}')
 if device == 'CPU':
-    print('No GPU found. The default 50 epochs on all 50,000 images take about 1.5-2.5 hours on a 2-core CPU '
-          '(measured: 103-179 s per epoch). '
+    print('No GPU found. The default 50 epochs on all 50,000 images take about 1.5-3 hours on a 2-core CPU '
+          '(measured: 103-195 s per epoch). '
           'For a short run: bash scripts/run_notebook.sh -p epochs 2 -p train_subset 5000')
 "
 mkdir -p output
