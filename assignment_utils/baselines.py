@@ -11,6 +11,12 @@ course seed), cut programmatically: the base log is lines 31-129 (from its first
 (``Epoch 1/50`` to the line after ``Epoch 50/50``; the notebook's own "Model took ...
 seconds to train" line after it is left out). Every figure (best and final validation
 accuracy, their epochs) is computed from these files by :mod:`assignment_utils.logs`.
+
+The *base network* is the model that trained the base log: the course's Keras 1 template,
+which the seed does not quote but students' notebooks do (``Convolution2D`` 3×3 layers of
+48, 48, 96, 96, 192 and 192 filters with ReLU, 2×2 max pooling and dropout after each pair,
+``Flatten``, ``Dense`` 512, 256 and 10). :data:`BASE_NETWORK_PARAMS` and
+:data:`BASE_NETWORK_LAYERS` are how :mod:`assignment_utils.grade` recognises it.
 """
 
 from __future__ import annotations
@@ -22,9 +28,16 @@ import pandas as pd
 
 from assignment_utils.logs import parse_keras_log
 
-__all__ = ["BASELINE_NAMES", "REFERENCE_RF_CLAIMS", "load_baseline", "with_rf_claims"]
+__all__ = ["BASELINE_NAMES", "BASE_NETWORK_LAYERS", "BASE_NETWORK_PARAMS", "REFERENCE_RF_CLAIMS",
+           "load_baseline", "with_rf_claims"]
 
 BASELINE_NAMES: tuple[str, ...] = ("base", "reference")
+
+# ``Total params`` of the base network's ``model.summary()``, and its layer classes (Keras 1
+# ``Convolution2D`` is ``Conv2D``).
+BASE_NETWORK_PARAMS = 1_172_410
+BASE_NETWORK_LAYERS: frozenset[str] = frozenset(
+    {"Activation", "Conv2D", "Dense", "Dropout", "Flatten", "MaxPooling2D"})
 
 # The receptive fields (px) that the reference submission wrote in its code comments
 # ("# o/p channel size - 32x32x32; Receptive field - 1x1", assignment text lines 137-163), by the

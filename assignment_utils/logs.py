@@ -21,8 +21,9 @@ Sources: text logs, including Jupyter notebooks (:func:`parse_keras_log`,
 saved as JSON (:func:`read_history_json`), ``CSVLogger`` files (:func:`read_csv_log`), or any of
 these (:func:`as_history_frame`). Files are decoded as UTF-8, or as UTF-16 when they start with
 its byte-order mark (a UTF-8 one is skipped). Repeated epochs (a resumed run: the last one
-wins) and missing epochs are reported with a :class:`LogWarning`; so are a text log's last
-epoch line cut short (dropped) and a text holding several runs (the last is returned), see
+wins) and a text holding several runs (the last is returned) are reported with a
+:class:`LogWarning`; missing epochs, and a text log's epochs whose line is cut short (dropped),
+with a :class:`MissingEpochWarning` (a :class:`CutEpochWarning` for a cut one), see
 :func:`parse_keras_log`.
 
 Summaries of a run (best and last validation accuracy) are in :mod:`assignment_utils.summaries`,
@@ -47,8 +48,10 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
+    "CutEpochWarning",
     "LogParseError",
     "LogWarning",
+    "MissingEpochWarning",
     "as_history_frame",
     "history_to_frame",
     "parse_keras_log",
@@ -69,8 +72,22 @@ class LogParseError(ValueError):
 
 
 class LogWarning(UserWarning):
-    """A log is usable but odd: an epoch repeats or is missing, the last epoch's line is cut
-    short, a text holds several runs, or accuracies are in percent."""
+    """A log is usable but odd: an epoch repeats or is missing, an epoch's line is cut short,
+    a text holds several runs, or accuracies are in percent."""
+
+
+class MissingEpochWarning(LogWarning):
+    """Epochs are missing from a log: absent, or dropped because their metrics line is cut
+    short (:class:`CutEpochWarning`)."""
+
+
+class CutEpochWarning(MissingEpochWarning):
+    """An epoch's metrics line is cut short (a value cut in its digits, a partial metric), so
+    the epoch is dropped; ``epoch`` is its number."""
+
+    def __init__(self, message: str, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
 
 
 # --------------------------------------------------------------------------- text logs
@@ -145,11 +162,13 @@ def parse_keras_log(text: str, *, source: str | None = None) -> pd.DataFrame:
     A text can hold several runs (see :func:`parse_keras_runs`); this returns the last one,
     with a :class:`LogWarning` that says how many there are, never a merge of them.
 
-    The last epoch is dropped with a :class:`LogWarning` when its line is cut short: the
-    text ends inside that line (no newline after it) and the line ends in a partial metric
-    (``- val_ac``), or its last value looks cut (``0.`` or ``1.0000e-0``, or fewer decimals
-    than the line's other values, as Keras prints them all alike), or it lacks a metric that
-    the previous epoch has. A complete last line never loses its epoch if a newline ends it.
+    An epoch whose line is cut short is dropped with a :class:`CutEpochWarning`; it never
+    becomes a value. Cut short means the line ends in a partial metric (``- val_ac``,
+    ``- val_acc:``) or in a number cut in its digits (``0.`` or ``1.0000e-0``, or fewer
+    decimals than the line's other values, as Keras prints them all alike), whether the text
+    ends there or a newline follows; the line the text ends in (no newline after it) is also
+    cut short when it lacks a metric that the previous epoch has. A complete last line never
+    loses its epoch if a newline ends it.
 
     >>> parse_keras_log("Epoch 1/2\\n390/390 [===] - 17s 43ms/step - loss: 1.8 - acc: 0.3")
        epoch  loss  acc  seconds
@@ -234,24 +253,33 @@ def _parse_runs(text: str, source: str | None) -> list[tuple[list[int], list[dic
             "'390/390 ━━━━━━━━━━━━━━━━━━━━ 9s 22ms/step - accuracy: 0.41 - loss: 1.62' "
             "(Keras 3)"
         )
-    run = picked[-1]
-    epoch, line = run[-1]
-    reason = _cut_short(line, run[-2] if len(run) > 1 else None) if line is last_line else None
-    if reason:
-        warnings.warn(
-            f"epoch {epoch}{where} is incomplete: the text ends inside its metrics line and "
-            f"{reason}; dropped it (if the line is complete, end the text with a newline)",
-            LogWarning,
-            stacklevel=3,
-        )
-        run.pop()
-        if not run:
-            picked.pop()
-        if not picked:
-            raise LogParseError(
-                f"no complete training epoch found{where}: its only epoch, {epoch}, is cut short"
-            )
-    return [([e for e, _ in run], [line.metrics for _, line in run]) for run in picked]
+    complete = [_complete_epochs(run, last_line, where) for run in picked]
+    if not any(complete):
+        epochs = [epoch for run in picked for epoch, _ in run]
+        which = f"its only epoch, {epochs[0]}, is" if len(epochs) == 1 else "all its epochs are"
+        raise LogParseError(f"no complete training epoch found{where}: {which} cut short")
+    return [([e for e, _ in run], [line.metrics for _, line in run]) for run in complete if run]
+
+
+def _complete_epochs(
+    run: list[tuple[int, _EpochLine]], last_line: _EpochLine | None, where: str
+) -> list[tuple[int, _EpochLine]]:
+    """A run's epochs without those whose line is cut short, each dropped with a warning."""
+    kept: list[tuple[int, _EpochLine]] = []
+    for index, (epoch, line) in enumerate(run):
+        if line is last_line:
+            reason = _cut_short(line, run[index - 1] if index else None)
+            message = (f"the text ends inside its metrics line and {reason}; dropped it (if the "
+                       "line is complete, end the text with a newline)")
+        else:
+            reason = _cut_value(line)
+            message = f"its metrics line is cut short: {reason}; dropped it"
+        if reason is None:
+            kept.append((epoch, line))
+        else:
+            warnings.warn(CutEpochWarning(f"epoch {epoch}{where} is incomplete: {message}", epoch),
+                          stacklevel=4)
+    return kept
 
 
 def _picked_epochs(
@@ -267,6 +295,18 @@ def _picked_epochs(
 
 def _cut_short(line: _EpochLine, previous: tuple[int, _EpochLine] | None) -> str | None:
     """Why the epoch-end line that a text ends in looks cut short, or None if it looks whole."""
+    reason = _cut_value(line)
+    if reason is None and previous is not None:
+        epoch, before = previous
+        lacking = [n for n in before.metrics if n not in line.metrics and n != "seconds"]
+        if lacking:
+            return f"it lacks {', '.join(lacking)} (which epoch {epoch} has)"
+    return reason
+
+
+def _cut_value(line: _EpochLine) -> str | None:
+    """Why an epoch-end line looks cut inside its last metric, or None: a partial metric after
+    its last value, or a last value cut in its digits."""
     pairs = list(_PAIR_RE.finditer(line.text))
     tail = line.text[pairs[-1].end() :]
     if tail.strip() and _PARTIAL_PAIR_RE.fullmatch(tail):
@@ -280,11 +320,6 @@ def _cut_short(line: _EpochLine, previous: tuple[int, _EpochLine] | None) -> str
         or (decimals and last is not None and last < min(decimals))
     ):
         return f"its last value {value} looks cut short"
-    if previous is not None:
-        epoch, before = previous
-        lacking = [n for n in before.metrics if n not in line.metrics and n != "seconds"]
-        if lacking:
-            return f"it lacks {', '.join(lacking)} (which epoch {epoch} has)"
     return None
 
 
@@ -411,7 +446,7 @@ def _build_frame(
         verb = "is" if len(missing) == 1 else "are"
         warnings.warn(
             f"{_epochs(missing)} {verb} missing{where} (found {_epochs(ordered)})",
-            LogWarning,
+            MissingEpochWarning,
             stacklevel=3,
         )
     names = _canonical_names(name for epoch in ordered for name in by_epoch[epoch])

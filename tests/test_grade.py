@@ -3,7 +3,9 @@
 Fixtures in tests/data/notebooks/: ``keras3_*``, ``two_trainings``, ``no_summary`` and
 ``truncated`` were executed by nbclient (regenerate with ``make_notebooks.py`` there); their
 last cell prints Keras's own ``history.history``, the ground truth here. ``nbformat3_keras2``
-and ``colab_keras3`` are hand-made around the reference log and a real Keras 3 capture.
+and ``colab_keras3`` are hand-made around the reference log and a real Keras 3 capture. Which
+run and which model are graded, on notebooks that also train the base network, is tested in
+test_grade_runs.py.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from assignment_utils.grade import COLUMNS, _layer_types, _read_cells, find_notebooks, grade, \
-    grade_notebook, main
+from assignment_utils.grade import COLUMNS, _Cell, _layer_types, _read_cells, find_notebooks, \
+    grade, grade_notebook, main
 from assignment_utils.logs import parse_keras_log
 from assignment_utils.summaries import summarize_run
 
@@ -83,10 +85,10 @@ def test_conv2d_and_dense_are_not_separable_only():
 
 def test_two_trainings_grades_the_last_and_says_so():
     row = grade_notebook(NOTEBOOKS / "two_trainings.ipynb")
-    assert "2 training runs in the outputs: graded run 2 (cell 6), the last that finished" \
-        in row["problems"]
-    # the second model's summary (469), not the first one's (325)
-    assert "model summaries show 325, 469 parameters: took 469" in row["problems"]
+    assert row["problems"].split(" | ") == [
+        "2 training runs in the outputs: graded run 2 (cell 6), the last of the student's own "
+        "model; the other 1 not graded", "trained 3 epochs, the assignment asks for 50"]
+    assert row["params"] == 469  # the second model's summary (469), not the first one's (325)
 
 
 def test_notebook_without_summary_has_no_params():
@@ -106,8 +108,8 @@ def test_output_cut_mid_epoch_drops_the_unfinished_epoch():
     row = grade_notebook(NOTEBOOKS / "truncated.ipynb")
     assert (row["epochs"], row["best_epoch"]) == (2, 1)
     assert row["final_val_acc"] == pytest.approx(0.12)
-    assert ("the graded run stops in epoch 3 of 3 (the cell raised KeyboardInterrupt), graded its "
-            "2 finished epochs") in row["problems"]
+    assert ("interrupted in epoch 3 of 3 (the cell raised KeyboardInterrupt): graded its 2 "
+            "completed epochs") in row["problems"]
 
 
 # --------------------------------------------------------------------------- hand-made fixtures
@@ -146,20 +148,23 @@ def test_nbformat3_cells_are_read():
 # --------------------------------------------------------------------------- runs and rules
 
 
-def test_last_finished_run_is_graded_over_a_later_interrupted_one(tmp_path):
+def test_a_later_interrupted_run_is_graded_over_an_earlier_finished_one(tmp_path):
+    """The last finished run was graded, so a student's interrupted run lost to an earlier one."""
     path = fit_notebook(tmp_path, keras2_log(2, 2, [0.5, 0.6]), keras2_log(1, 2, [0.9]))
     row = grade_notebook(path)
-    assert (row["epochs"], row["final_val_acc"]) == (2, 0.6)
-    assert "2 training runs in the outputs: graded run 1 (cell 1), the last that finished" \
-        in row["problems"]
+    assert (row["epochs"], row["final_val_acc"]) == (1, 0.9)
+    assert ("2 training runs in the outputs: graded run 2 (cell 2), the last of the student's "
+            "own model; the other 1 not graded") in row["problems"]
+    assert ("interrupted after epoch 1 of 2 (the output ends there): graded its 1 completed "
+            "epoch") in row["problems"]
 
 
 def test_without_a_finished_run_the_last_is_graded(tmp_path):
     path = fit_notebook(tmp_path, keras2_log(3, 5, [0.5, 0.6, 0.7]), keras2_log(2, 5, [0.8, 0.85]))
     row = grade_notebook(path)
     assert (row["epochs"], row["best_val_acc"]) == (2, 0.85)
-    assert "graded run 2 (cell 2), none finished" in row["problems"]
-    assert "stops in epoch 2 of 5 (interrupted or output cut)" in row["problems"]
+    assert "graded run 2 (cell 2), the last of the student's own model" in row["problems"]
+    assert "interrupted after epoch 2 of 5 (the output ends there)" in row["problems"]
 
 
 def test_resumed_run_across_cells_is_one_run(tmp_path):
@@ -191,7 +196,7 @@ def test_rules_and_missing_parts_are_problems(tmp_path):
     row = grade_notebook(fit_notebook(tmp_path, log))
     assert row["params"] == 120_330 and row["layer_types"] is None and row["separable_only"] is None
     assert row["problems"].split(" | ") == [
-        "trained 1 epochs, the assignment asks for 50",
+        "trained 1 epoch, the assignment asks for 50",
         "120,330 parameters, the limit is fewer than 100,000",
         "no Keras layer calls (e.g. layers.SeparableConv2D(...)) in the code and no layer types "
         "in a printed model.summary()"]
@@ -222,9 +227,8 @@ opt = Adam(1e-3)                                   # not a layer
 # x = Dense(10)(x)  commented out
 print("Dense(10) would not be allowed")
 """
-    cells = [type("Cell", (), {"source": source})()]
-    assert _layer_types(cells) == ["BatchNormalization", "Conv2D", "DepthwiseConv2D",
-                                   "MyCustomBlock", "SeparableConv2D"]
+    assert _layer_types(_Cell(1, source, "", None).code, ["kl"]) == {
+        "BatchNormalization", "Conv2D", "DepthwiseConv2D", "MyCustomBlock", "SeparableConv2D"}
 
 
 def summary_notebook(tmp_path: Path, model, name: str = "summary.ipynb") -> Path:

@@ -13,6 +13,7 @@ import codecs
 import dataclasses
 import json
 import math
+import re
 import subprocess
 import sys
 import warnings
@@ -23,11 +24,15 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assignment_utils.log_cli import main
 from assignment_utils.logs import (
+    CutEpochWarning,
     LogParseError,
     LogWarning,
+    MissingEpochWarning,
     as_history_frame,
     history_to_frame,
     parse_keras_log,
@@ -300,6 +305,99 @@ def test_keras3_capture_cut_mid_number_drops_the_last_epoch():
         frame = parse_keras_log(text[:end])
     assert frame["epoch"].tolist() == [1, 2, 3, 4, 5]
     assert_same_history(frame, parse_quietly(text).iloc[:5], atol=0)
+
+
+@pytest.mark.parametrize(
+    "cut, reason",
+    [
+        ("val_acc: 0.", r"its last value 0\. looks cut short"),  # was read as 0.0
+        ("val_acc: 0.58", r"its last value 0\.58 looks cut short"),  # was read as 0.58
+        ("val_loss: 1.1247 - val_ac", r"it ends in a partial metric '- val_ac'"),  # was NaN
+        ("val_loss: 1.1247 - val_acc:", r"it ends in a partial metric '- val_acc:'"),  # was NaN
+    ],
+)
+def test_a_line_cut_before_a_newline_drops_its_epoch(cut, reason):
+    """KERAS2_LOG with epoch 2's line ('... val_acc: 0.5865') cut, then a newline and epoch 3."""
+    line = KERAS2_LOG.splitlines()[3]
+    text = KERAS2_LOG.replace(line, line[: line.index(cut) + len(cut)])
+    with pytest.warns(LogWarning) as caught:
+        frame = parse_keras_log(text, source="log.txt")
+    messages = [str(w.message) for w in caught]
+    assert any(re.fullmatch(rf"epoch 2 in log\.txt is incomplete: its metrics line is cut short: "
+                            rf"{reason}; dropped it", m) for m in messages), messages
+    assert "epoch 2 is missing in log.txt (found epochs 1, 3)" in messages
+    cut_warnings = [w.message for w in caught if issubclass(w.category, CutEpochWarning)]
+    assert [w.epoch for w in cut_warnings] == [2]
+    assert all(issubclass(w.category, MissingEpochWarning) for w in caught)
+    assert frame["epoch"].tolist() == [1, 3] and frame["val_acc"].tolist() == [0.4895, 0.6589]
+
+
+def test_the_last_epoch_cut_before_more_output_is_dropped():
+    """'val_acc: 0.' then a newline and the notebook's timing line: was read as 0.0."""
+    text = KERAS2_LOG.replace("val_acc: 0.6589\n", "val_acc: 0.\nModel took 31.20 seconds\n")
+    with pytest.warns(CutEpochWarning, match="epoch 3 is incomplete"):
+        frame = parse_keras_log(text)
+    assert frame["val_acc"].tolist() == [0.4895, 0.5865]
+    with pytest.warns(CutEpochWarning, match="epoch 3 is incomplete"):
+        assert [len(run) for run in parse_keras_runs(text)] == [2]
+
+
+def test_complete_lines_with_few_decimals_are_kept():
+    """Only a value with fewer decimals than its line's others is cut: hand-made logs keep
+    theirs."""
+    text = "".join(f"Epoch {k}/3\n9/9 - 1s - loss: 0.5 - acc: 0.8 - val_loss: 0.6 - "
+                   f"val_acc: 0.{k}\n" for k in (1, 2, 3))
+    assert parse_quietly(text)["val_acc"].tolist() == [0.1, 0.2, 0.3]
+
+
+def test_all_epochs_cut_short_is_an_error():
+    text = "".join(f"Epoch {k}/2\n9/9 - loss: 1.2345 - val_acc: 0.\n" for k in (1, 2))
+    with pytest.warns(CutEpochWarning):
+        with pytest.raises(LogParseError, match="no complete training epoch found: all its epochs "
+                                                "are cut short"):
+            parse_keras_log(text)
+
+
+_VALUE = st.integers(0, 9999)
+
+
+@settings(max_examples=100)
+@given(
+    epochs=st.lists(st.tuples(_VALUE, _VALUE, _VALUE, _VALUE), min_size=1, max_size=8),
+    cuts=st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["point", "digits", "name"])),
+                  max_size=4),
+    newline=st.booleans(),
+)
+def test_property_a_cut_epoch_is_dropped_and_no_other_value_changes(epochs, cuts, newline):
+    """A Keras 2 log whose lines may be cut inside their last metric: every cut epoch is dropped
+    with a CutEpochWarning, every other epoch keeps its exact values."""
+    lines, cut = [], set()
+    kinds = {index: kind for index, kind in cuts if index < len(epochs)}
+    for number, (loss, acc, val_loss, val_acc) in enumerate(epochs, start=1):
+        line = (f"390/390 [===] - 7s 19ms/step - loss: 1.{loss:04d} - acc: 0.{acc:04d} - "
+                f"val_loss: 1.{val_loss:04d} - val_acc: 0.{val_acc:04d}")
+        kind = kinds.get(number - 1)
+        if kind is not None:
+            cut.add(number)
+            keep = {"point": len(line) - 4, "digits": len(line) - 2, "name": line.rindex("_acc")}
+            line = line[: keep[kind]]
+        lines += [f"Epoch {number}/{len(epochs)}", line]
+    text = "\n".join(lines) + ("\n" if newline else "")
+    kept = [n for n in range(1, len(epochs) + 1) if n not in cut]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if not kept:
+            with pytest.raises(LogParseError, match="no complete training epoch found"):
+                parse_keras_log(text)
+            return
+        frame = parse_keras_log(text)
+    assert sorted(w.message.epoch for w in caught if issubclass(w.category, CutEpochWarning)) \
+        == sorted(cut)
+    assert frame["epoch"].tolist() == kept
+    expected = [epochs[n - 1][3] / 10_000 for n in kept]
+    assert frame["val_acc"].tolist() == pytest.approx(expected, abs=0, rel=1e-12)
+    assert frame["loss"].tolist() == pytest.approx([1 + epochs[n - 1][0] / 10_000 for n in kept],
+                                                   abs=0, rel=1e-12)
 
 
 def test_only_epoch_cut_short_is_an_error():

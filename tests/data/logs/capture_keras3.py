@@ -34,7 +34,7 @@ sleep = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: ti
 callbacks = [sleep]
 if {callbacks}:
     callbacks += [
-        keras.callbacks.ModelCheckpoint("/tmp/capture_best.keras", monitor="val_accuracy",
+        keras.callbacks.ModelCheckpoint("capture_best.keras", monitor="val_accuracy",
                                         save_best_only=True, verbose=1),
         # min_delta=1: val_loss never "improves", so the LR drops (1e-4 prints as 1.0000e-04)
         # and training stops early, printing both callbacks' messages.

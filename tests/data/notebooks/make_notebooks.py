@@ -4,13 +4,17 @@
 
 Each notebook is built with nbformat and executed by nbclient on the ``python3`` kernel
 (the first ``python`` on ``PATH``, so put the virtual environment's ``bin`` first), then
-written exactly as executed. The trainings are tiny (a separable net on 200 random 32x32
-images whose class shifts the colour, so validation accuracy moves; 3 epochs, seconds).
+written as executed, this machine's paths replaced by ``<path>``. The trainings are tiny (a
+separable net on 200 random 32x32 images whose class shifts the colour, so validation accuracy
+moves; 3 epochs, seconds).
 A last cell prints Keras's own ``history.history`` as JSON: the ground truth for the tests.
 ``nbformat3_keras2.ipynb`` and ``colab_keras3.ipynb`` are hand-made and not written here.
 """
 
 import os
+import re
+import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -94,6 +98,19 @@ NOTEBOOKS = {
 }
 
 
+def scrubbed(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """``nb`` with this machine's paths (the checkout, the Python prefix, home, temp) replaced by
+    ``<path>``; an error when one is left (also used by ``make_run_notebooks.py``)."""
+    text = nbformat.writes(nb)
+    roots = {str(HERE.parents[2]), sys.prefix, sys.base_prefix, os.path.expanduser("~"),
+             tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
+    for root in sorted(roots, key=len, reverse=True):
+        text = text.replace(root, "<path>")
+    if re.search(r"/(work|tmp|root|home)/", text):
+        raise RuntimeError(f"{name} still holds a machine path after scrubbing")
+    return nbformat.reads(text, as_version=4)
+
+
 def main() -> None:
     os.environ.update(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     for name, sources in NOTEBOOKS.items():
@@ -103,7 +120,7 @@ def main() -> None:
                                      "language": "python"}
         NotebookClient(nb, kernel_name="python3", timeout=300, allow_errors=True,
                        resources={"metadata": {"path": str(HERE)}}).execute()
-        nbformat.write(nb, HERE / name)
+        nbformat.write(scrubbed(nb, name), HERE / name)
         print("wrote", name)
 
 
