@@ -4,30 +4,38 @@ The sample holds the first ``TRAIN_PER_CLASS`` training images and the first ``T
 test images of every class, in the official CIFAR-10 order, so anyone with the full data set can
 check it. It is for tests and smoke runs only, never for reporting accuracy.
 
-Usage (numpy only)::
+Usage::
 
-    python scripts/make_cifar10_sample.py [FULL.npz] [OUT.npz]
+    python scripts/make_cifar10_sample.py [FULL] [--out OUT.npz]
 
-``FULL.npz`` (default ``/tmp/cifar10.npz``) must hold the full official arrays ``x_train``
-(50000, 32, 32, 3) uint8, ``y_train`` (50000,), ``x_test`` (10000, 32, 32, 3) and ``y_test``
-(10000,). ``OUT.npz`` defaults to ``assignment_utils/package_data/cifar10_sample.npz``.
+``FULL`` is the full official data set, read by ``assignment_utils.data.load_cifar10``: an
+``.npz`` holding ``x_train`` (50000, 32, 32, 3) uint8, ``y_train``, ``x_test`` (10000, 32, 32, 3)
+and ``y_test``, or an extracted ``cifar-10-batches-py`` folder. Without ``FULL``, the environment
+variable ``CIFAR10_FULL_NPZ`` names it, else ``CIFAR10_PATH``, else Keras downloads it
+(``keras.datasets.cifar10.load_data()``, cached under ``~/.keras/datasets``); all keep the
+official order. ``OUT.npz`` defaults to ``assignment_utils/package_data/cifar10_sample.npz``.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's package, installed or not
+
+from assignment_utils.data import DataFormatError, DataNotFoundError, load_cifar10  # noqa: E402
+
 TRAIN_PER_CLASS = 20
 TEST_PER_CLASS = 10
 NUM_CLASSES = 10
 MAX_BYTES = 1_000_000
-DEFAULT_SOURCE = Path("/tmp/cifar10.npz")
-DEFAULT_OUT = Path(__file__).resolve().parent.parent.joinpath(
-    "assignment_utils", "package_data", "cifar10_sample.npz"
-)
+FULL_VARIABLE = "CIFAR10_FULL_NPZ"  # the full data set when FULL is not given
+DEFAULT_OUT = ROOT / "assignment_utils" / "package_data" / "cifar10_sample.npz"
 
 
 def first_per_class(y: np.ndarray, per_class: int) -> np.ndarray:
@@ -44,23 +52,27 @@ def first_per_class(y: np.ndarray, per_class: int) -> np.ndarray:
 
 
 def main(argv: list[str]) -> int:
-    source = Path(argv[1]) if len(argv) > 1 else DEFAULT_SOURCE
-    out = Path(argv[2]) if len(argv) > 2 else DEFAULT_OUT
-    if not source.is_file():
-        print(
-            f"error: {source} not found. Build it with `python3 "
-            "/work/shared/data/cifar10/unpack.py /work/shared/data/cifar10 /tmp/cifar10.npz` or "
-            "pass the path of an .npz holding the full official CIFAR-10 arrays.",
-            file=sys.stderr,
-        )
+    parser = argparse.ArgumentParser(
+        prog="python scripts/make_cifar10_sample.py",
+        description="Write the 300-image CIFAR-10 sample from the full official data set.")
+    parser.add_argument("full", nargs="?", metavar="FULL",
+                        help="the full CIFAR-10: an .npz or a cifar-10-batches-py folder (default: "
+                             "$CIFAR10_FULL_NPZ, else $CIFAR10_PATH, else Keras's download)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="OUT.npz",
+                        help="where to write the sample (default: the package's copy)")
+    args = parser.parse_args(argv[1:])
+    source, out = args.full or os.environ.get(FULL_VARIABLE) or None, args.out
+    try:
+        # With no source, load_cifar10 reads $CIFAR10_PATH, else asks Keras to download it.
+        x_train, y_train, x_test, y_test = load_cifar10(source)
+    except (DataNotFoundError, DataFormatError) as exc:
+        print(f"error: {exc} (This script takes the full data set as FULL or from "
+              f"${FULL_VARIABLE}.)", file=sys.stderr)
         return 1
-    with np.load(source) as full:
-        x_train, y_train = full["x_train"], full["y_train"].reshape(-1)
-        x_test, y_test = full["x_test"], full["y_test"].reshape(-1)
     if x_train.shape != (50000, 32, 32, 3) or x_test.shape != (10000, 32, 32, 3):
         print(
-            f"error: {source} is not the full CIFAR-10 (x_train {x_train.shape}, x_test "
-            f"{x_test.shape}); the recorded indices would not refer to the official order.",
+            f"error: {source or 'the data set'} is not the full CIFAR-10 (x_train {x_train.shape}, "
+            f"x_test {x_test.shape}); the recorded indices would not refer to the official order.",
             file=sys.stderr,
         )
         return 1
