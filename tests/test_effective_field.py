@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from rf_helpers import theoretical_mask
 
 from assignment_utils.effective_field import centre_unit, effective_receptive_field
 from assignment_utils.receptive_field import main, receptive_field_table
@@ -51,16 +52,6 @@ def linear_net(case: str) -> keras.Model:
     return keras.Sequential([keras.Input((32, 32, 3)), *CASES[case][0]()], name=case.replace(" ", "_"))
 
 
-def theoretical_mask(model: keras.Model, layer: str) -> np.ndarray:
-    """Input pixels inside the theoretical field of the layer's centre unit."""
-    row = receptive_field_table(model).set_index("layer").loc[layer]
-    start, jump, field = (np.asarray(row[c], dtype=float) for c in ("start", "jump", "receptive_field"))
-    centre = start + np.asarray(centre_unit(row["output_shape"])) * jump
-    rows, cols = np.indices((32, 32))
-    half = (field - 1) / 2
-    return (np.abs(rows - centre[0]) <= half[0]) & (np.abs(cols - centre[1]) <= half[1])
-
-
 @pytest.fixture(params=list(CASES))
 def case(request):
     return request.param
@@ -72,7 +63,7 @@ def test_support_equals_the_theoretical_field(case):
     assert receptive_field_table(model)["receptive_field"].iloc[-1] == (side, side)
     erf = effective_receptive_field(model, "c3")
     assert erf.shape == (32, 32) and erf.max() == 1.0
-    mask = theoretical_mask(model, "c3")
+    mask = theoretical_mask(receptive_field_table(model), "c3")
     assert mask.sum() == side ** 2  # the field lies inside the image
     np.testing.assert_array_equal(erf > 0, mask)
 
@@ -90,7 +81,8 @@ def test_real_images_and_a_single_image():
     images = load_cifar10(SAMPLE_PATH).x_train[:4]
     erf = effective_receptive_field(model, "sepconv4", images)
     assert erf.max() == 1.0
-    assert not (erf > 0)[~theoretical_mask(model, "sepconv4")].any()  # zero outside the field
+    outside = ~theoretical_mask(receptive_field_table(model), "sepconv4")
+    assert not (erf > 0)[outside].any()  # zero outside the field
     one = effective_receptive_field(model, "sepconv4", images[0])
     assert one.shape == (32, 32) and np.count_nonzero(one) > 0
 
@@ -127,7 +119,8 @@ print(json.dumps(fields))
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_same_field_on_other_backends(backend):
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "KERAS_BACKEND": backend,  # the tests import their helpers as top-level
+           "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     result = subprocess.run([sys.executable, "-c", BACKEND_SCRIPT], env=env, cwd=REPO,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
