@@ -12,8 +12,33 @@ compiled on every backend. It is the identity at inference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
+import numpy as np
 from keras import ops
+
+from assignment_utils.checks import check_integer, check_real
+
+# The largest seed every Keras backend takes (PyTorch's seed generator holds an int32).
+MAX_SEED = 2**31 - 1
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_geometry(max_shift: int, cutout: int, image_shape: Sequence[int | None]) -> None:
+    """Refuse a ``max_shift`` or ``cutout`` that does not fit images of ``image_shape``
+    ``(height, width, ...)`` (unknown sides, None, are not checked): a shift or a cut-out square
+    as large as the image can leave nothing of it."""
+    sides = [side for side in image_shape[:2] if side is not None]
+    if not sides:
+        return
+    side = min(sides)
+    for name, value in (("max_shift", max_shift), ("cutout", cutout)):
+        if value >= side:
+            raise ValueError(
+                f"{name}={value} does not fit {image_shape[0]}x{image_shape[1]} px images: a "
+                f"{'shift' if name == 'max_shift' else 'cut-out square'} as large as the image "
+                f"can leave nothing of it; use {name} < {side} (0 turns it off)")
 
 
 @keras.saving.register_keras_serializable(package="assignment_utils")
@@ -36,13 +61,31 @@ class CifarAugment(keras.layers.Layer):
 
     def __init__(self, flip: bool = True, max_shift: int = 4, cutout: int = 0,
                  fill: tuple[float, ...] | None = None, seed: int | None = None, **kwargs):
+        if not isinstance(flip, (bool, np.bool_)):
+            raise ValueError(f"flip must be True or False, got {flip!r}")
+        max_shift, cutout = (check_integer(name, value, 0) for name, value in
+                             (("max_shift", max_shift), ("cutout", cutout)))
+        if fill is not None:
+            if not isinstance(fill, (tuple, list)) or not fill:
+                raise ValueError(f"fill must be None or one number per channel, e.g. (125.3, "
+                                 f"123.0, 113.9), got {fill!r}")
+            fill = tuple(check_real(f"fill[{i}]", v, "(a pixel value)",
+                                    lambda v: abs(v) <= FLOAT32_MAX) for i, v in enumerate(fill))
+        if seed is not None:
+            seed = check_integer("seed", seed, 0, MAX_SEED)
         super().__init__(**kwargs)
-        if max_shift < 0 or cutout < 0:
-            raise ValueError(f"max_shift and cutout must be >= 0, got {max_shift}, {cutout}")
-        self.flip, self.max_shift, self.cutout, self.seed = bool(flip), int(max_shift), int(cutout), seed
-        self.fill = None if fill is None else tuple(float(v) for v in fill)
+        self.flip, self.max_shift, self.cutout, self.seed = bool(flip), max_shift, cutout, seed
+        self.fill = fill
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
+
+    def build(self, input_shape):
+        """Check the shift, the cut-out and the fill against the images (``check_geometry``)."""
+        check_geometry(self.max_shift, self.cutout, input_shape[1:3])
+        if self.fill is not None and input_shape[-1] not in (None, len(self.fill)):
+            raise ValueError(f"fill gives {len(self.fill)} values, but the images have "
+                             f"{input_shape[-1]} channels: give one value per channel")
+        super().build(input_shape)
 
     def call(self, images, training=None):
         if not training:

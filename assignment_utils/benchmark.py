@@ -30,7 +30,9 @@ import keras
 import numpy as np
 import pandas as pd
 
-from assignment_utils.data import Cifar10, add_data_arguments, load_cifar10
+from assignment_utils.checks import check_real
+from assignment_utils.data import Cifar10, add_data_arguments, check_count, load_cifar10
+from assignment_utils.experiments import check_table_target
 from assignment_utils.logs import history_to_frame
 from assignment_utils.models import reference_model, separable_net
 from assignment_utils.run_record import environment_record, epoch_timing
@@ -80,6 +82,38 @@ def _subset(data: Cifar10, images: int) -> Cifar10:
     return data._replace(x_train=data.x_train[keep], y_train=data.y_train[keep])
 
 
+def check_runs(runs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``runs`` as a list of ``(pipeline, model)`` pairs of known names, or ``ValueError``."""
+    if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or not runs:
+        raise ValueError(f"runs must be a non-empty list of (pipeline, model) pairs, got {runs!r}")
+    unknown = [r for r in runs if not (isinstance(r, (tuple, list)) and len(r) == 2
+                                       and r[0] in PIPELINES and r[1] in MODELS)]
+    if unknown:
+        raise ValueError(f"unknown (pipeline, model) runs {unknown}; choose from {list(PIPELINES)} "
+                         f"and {list(MODELS)}, e.g. ('pipeline', 'separable_net')")
+    return [tuple(r) for r in runs]
+
+
+def parse_run(item: str) -> tuple[str, str]:
+    """A command line's ``PIPELINE:MODEL`` as a checked pair."""
+    pipeline, sep, model = item.partition(":")
+    if not sep:
+        raise ValueError(f"{item!r} is not PIPELINE:MODEL, e.g. pipeline:separable_net")
+    return check_runs([(pipeline, model)])[0]
+
+
+def _check_settings(epochs: int, config: TrainConfig, seed: int) -> None:
+    """``epochs`` (an integer >= 1) and ``seed`` as ``TrainConfig`` checks them."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    dataclasses.replace(config, epochs=epochs, seed=seed)
+
+
+def _check_budget(budget: float) -> float:
+    return check_real("budget", budget, ">= 0 of seconds (inf: no limit)", lambda v: v >= 0,
+                      finite=False)
+
+
 def benchmark_run(pipeline: str, model_name: str, data: Cifar10, epochs: int,
                   config: TrainConfig, deadline: float, seed: int = 0) -> dict:
     """Train one model with one pipeline for up to ``epochs`` epochs, stopping at ``deadline``;
@@ -87,6 +121,8 @@ def benchmark_run(pipeline: str, model_name: str, data: Cifar10, epochs: int,
     if pipeline not in PIPELINES or model_name not in MODELS:
         raise ValueError(f"unknown pipeline or model {pipeline!r}, {model_name!r}; choose from "
                          f"{list(PIPELINES)} and {list(MODELS)}")
+    _check_settings(epochs, config, seed)
+    check_real("deadline", deadline, "(a time.monotonic() value)", lambda v: True, finite=False)
     measured, epochs = ((_subset(data, NO_XLA_IMAGES), min(epochs, NO_XLA_EPOCHS))
                         if pipeline == "pipeline_no_xla" else (data, epochs))
     keras.utils.set_random_seed(seed)
@@ -128,11 +164,12 @@ def run_benchmark(data: Cifar10, epochs: int, config: TrainConfig,
     (``COLUMNS``). Runs the budget leaves no time for are rows with the note "not run". With
     ``out``, the table is rewritten after every run. ``environment`` is the
     :func:`~assignment_utils.run_record.environment_record` to name the device by (made here
-    when None)."""
-    unknown = [r for r in runs if r[0] not in PIPELINES or r[1] not in MODELS]
-    if unknown:
-        raise ValueError(f"unknown (pipeline, model) runs {unknown}; choose from {list(PIPELINES)} "
-                         f"and {list(MODELS)}")
+    when None). Every argument is checked before the first run."""
+    runs = check_runs(runs)
+    _check_settings(epochs, config, seed)
+    budget = _check_budget(budget)
+    if out is not None:
+        check_table_target(out, COLUMNS, append=False)
     environment = environment or environment_record()
     deadline = time.monotonic() + budget
     rows = []
@@ -161,7 +198,19 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="PIPELINE:MODEL")
     parser.add_argument("--out", default="results/benchmark.csv")
     args = parser.parse_args(argv)
-    runs = [tuple(item.split(":", 1)) for item in args.runs]
+
+    def checked(option: str, check: Callable, *values):
+        try:
+            return check(*values)
+        except ValueError as error:
+            parser.error(f"argument {option}: {error}")  # usage, the message, exit code 2
+
+    runs = [checked("--runs", parse_run, item) for item in args.runs]
+    checked("--epochs", _check_settings, args.epochs, TrainConfig(), 0)
+    checked("--budget", _check_budget, args.budget)
+    if args.subset is not None:
+        checked("--subset", check_count, "subset", args.subset)
+    checked("--out", check_table_target, args.out, COLUMNS, False)
     data = load_cifar10(args.data, subset=args.subset)
     environment = environment_record()
     print(f"{environment['date']}  device: {environment['device']}  backend: "

@@ -12,11 +12,9 @@ Only numpy is imported here; Keras is imported only when :func:`load_cifar10` ha
 from __future__ import annotations
 
 import argparse
-import numbers
 import os
 import pickle
 import zipfile
-import zlib
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 # CLASS_NAMES lives in rules.py; imported here so `from assignment_utils.data import CLASS_NAMES` works.
+from assignment_utils.checks import check_path, is_integer
 from assignment_utils.rules import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES
 
 __all__ = [
@@ -34,6 +33,8 @@ __all__ = [
     "Cifar10",
     "DataFormatError",
     "DataNotFoundError",
+    "check_count",
+    "check_labels",
     "load_cifar10",
     "train_val_split",
 ]
@@ -106,10 +107,10 @@ def load_cifar10(
         ValueError: bad arguments (``path`` not a non-empty str or PathLike, ``subset`` not a
             positive int multiple of 10, ``seed`` not a non-negative int).
     """
-    _check_path(path)
+    check_path("path", path, none_means=f"to use {ENV_VAR} or Keras")
     for name, count in (("subset", subset), ("test_subset", test_subset)):
         if count is not None:
-            _check_count(name, count)
+            check_count(name, count)
     _check_seed(seed)
 
     if path is None and os.environ.get(ENV_VAR):
@@ -150,10 +151,10 @@ def train_val_split(
     >>> len(y_tr), len(y_val)
     (100, 100)
     """
-    _check_count("val_size", val_size)
+    check_count("val_size", val_size)
     _check_seed(seed)
     x = np.asarray(x)
-    labels = _check_labels("y", y)
+    labels = check_labels("y", y)
     if x.ndim == 0 or len(x) != len(labels):
         raise ValueError(
             f"x and y must have the same number of examples; got x of shape {x.shape} and "
@@ -166,19 +167,9 @@ def train_val_split(
     return (x[~is_val], y[~is_val]), (x[is_val], y[is_val])
 
 
-def _check_path(path: object) -> None:
-    """Accept None or a non-empty path given as a str or a str-returning os.PathLike."""
-    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
-    if path is not None and not (isinstance(text, str) and text):
-        raise ValueError(
-            f"path must be a non-empty str or os.PathLike, or None (to use {ENV_VAR} or Keras); "
-            f"got {path!r} of type {type(path).__name__}."
-        )
-
-
-def _check_count(name: str, value: int) -> None:
+def check_count(name: str, value: int) -> None:
     """Reject anything but a positive multiple of 10 given as an integer."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not is_integer(value):
         raise ValueError(
             f"{name} must be an int (a multiple of {NUM_CLASSES}); got {value!r} of type "
             f"{type(value).__name__}."
@@ -192,7 +183,7 @@ def _check_count(name: str, value: int) -> None:
 
 
 def _check_seed(seed: int) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
 
 
@@ -230,9 +221,13 @@ def _check_images(name: str, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _check_labels(name: str, y: object) -> np.ndarray:
-    """Return labels as a 1-D uint8 array, accepting ``(N,)`` or Keras's ``(N, 1)``."""
-    y = np.asarray(y)
+def check_labels(name: str, y: object, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Integer class labels in ``0..num_classes - 1``, ``(N,)`` or Keras's ``(N, 1)``, as a 1-D
+    array of their own dtype; anything else is a ``ValueError`` naming ``name``."""
+    try:
+        y = np.asarray(y)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name}: expected integer class labels of shape (N,); got {exc}") from None
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.reshape(-1)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
@@ -240,12 +235,12 @@ def _check_labels(name: str, y: object) -> np.ndarray:
             f"{name}: expected integer class labels of shape (N,) or (N, 1); got a {y.dtype} "
             f"array of shape {y.shape} (load and split before one-hot encoding)."
         )
-    if y.size and (y.min() < 0 or y.max() >= NUM_CLASSES):
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(
-            f"{name}: labels must be in 0..{NUM_CLASSES - 1}; found values from {y.min()} to "
+            f"{name}: labels must be in 0..{num_classes - 1}; found values from {y.min()} to "
             f"{y.max()}."
         )
-    return y.astype(np.uint8)
+    return y
 
 
 def _validated(
@@ -256,7 +251,7 @@ def _validated(
     try:
         for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
             images = _check_images(f"x_{split}", np.asarray(x))
-            labels = _check_labels(f"y_{split}", y)
+            labels = check_labels(f"y_{split}", y).astype(np.uint8)
             if len(images) != len(labels):
                 raise ValueError(
                     f"x_{split} has {len(images)} images but y_{split} has {len(labels)} labels."
@@ -297,15 +292,18 @@ def _load_local(path: Path, origin: str) -> Cifar10:
 
 def _load_npz(path: Path) -> Cifar10:
     """Read an ``.npz`` archive (``allow_pickle=False``); unreadable files name the fix."""
+    key = None
     try:
         if not zipfile.is_zipfile(path):  # random bytes, a single .npy, or cut short
             raise zipfile.BadZipFile("no zip archive found")
         with np.load(path, allow_pickle=False) as npz:
-            found = npz.files
-            arrays = {key: npz[key] for key in ARRAY_KEYS if key in found}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+            found, arrays = npz.files, {}
+            for key in (k for k in ARRAY_KEYS if k in found):
+                arrays[key] = npz[key]
+    except Exception as exc:  # zipfile, zlib and NumPy's .npy reader raise many types
+        where = f" (its array {key} cannot be read)" if key is not None else ""
         raise DataFormatError(
-            f"{str(path)!r} is not a readable .npz archive ({type(exc).__name__}: {exc}); it may "
+            f"{str(path)!r} is not a readable .npz archive{where} ({type(exc).__name__}: {exc}); it may "
             "be cut short by an interrupted download or copy, or not be an .npz at all. Rebuild "
             "it from a good copy with np.savez(path, x_train=..., y_train=..., x_test=..., "
             f"y_test=...), or load a good copy directly. {HOW_TO_GET_A_COPY}"
@@ -355,27 +353,36 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One batch: ``b"data"`` (N, 3072) uint8 rows of R, G, B planes, and ``b"labels"``."""
+    """One batch: ``b"data"`` (N, 3072) uint8 rows of R, G, B planes, and ``b"labels"`` (N
+    labels in 0..9); a file that is not one is a DataFormatError naming it."""
     with open(path, "rb") as f:
         try:
             batch = _NumpyOnlyUnpickler(f, encoding="bytes").load()
-        except (pickle.UnpicklingError, EOFError) as exc:
+        except Exception as exc:  # damaged pickles raise many types, even MemoryError
             raise DataFormatError(
-                f"{str(path)!r} is not a CIFAR-10 python batch file: {exc}"
+                f"{str(path)!r} is not a CIFAR-10 python batch file: {type(exc).__name__}: {exc}"
             ) from exc
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         found = sorted(map(repr, batch)) if isinstance(batch, dict) else type(batch).__name__
         raise DataFormatError(
             f"{str(path)!r}: expected a dict with the keys b'data' and b'labels'; found {found}."
         )
-    data = np.asarray(batch[b"data"])
+    try:
+        data = np.asarray(batch[b"data"])
+        labels = check_labels("b'labels'", batch[b"labels"])
+    except ValueError as exc:
+        raise DataFormatError(f"{str(path)!r}: {exc}") from None
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DataFormatError(
             f"{str(path)!r}: b'data' must be a uint8 array of shape (N, 3072); got a "
             f"{data.dtype} array of shape {data.shape}."
         )
+    if len(labels) != len(data):
+        raise DataFormatError(
+            f"{str(path)!r}: {len(data)} images in b'data' but {len(labels)} b'labels'."
+        )
     images = np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-    return images, np.asarray(batch[b"labels"])
+    return images, labels
 
 
 def _load_keras() -> Cifar10:

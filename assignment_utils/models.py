@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from assignment_utils.checks import check_integer, check_real, is_integer, is_real
 from assignment_utils.rules import IMAGE_SHAPE as INPUT_SHAPE
 from assignment_utils.rules import NUM_CLASSES
 
@@ -38,7 +39,10 @@ def check_images(name: str, images) -> np.ndarray:
     The models standardize inside (``models.standardization``), so images scaled to [0, 1] or
     already standardized would be scored as near-black pictures: both are refused.
     """
-    images = np.asarray(images)
+    try:
+        images = np.asarray(images)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"{name}: expected an array of images (N, H, W, C), got {error}") from None
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"{name}: expected images (N, H, W, C) with N >= 1, got shape {images.shape}")
     if images.dtype == np.uint8:
@@ -55,6 +59,24 @@ def check_images(name: str, images) -> np.ndarray:
     return images
 
 
+def _sequence(value) -> bool:
+    """A list, tuple or 1-D NumPy array (not a str)."""
+    return isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim == 1)
+
+
+def _check_input_shape(input_shape, min_side: int, why: str) -> tuple[int, int, int]:
+    """``input_shape`` as ``(height, width, 3)`` Python ints, both sides at least ``min_side``
+    (``why`` says what needs them): the standardization layer has three channels."""
+    if not (_sequence(input_shape) and len(input_shape) == 3
+            and all(is_integer(v) and v >= 1 for v in input_shape) and input_shape[2] == 3):
+        raise ValueError(f"input_shape must be (height, width, 3) in pixels, e.g. {INPUT_SHAPE}, "
+                         f"got {input_shape!r}")
+    if min(input_shape[:2]) < min_side:
+        raise ValueError(f"input_shape {tuple(input_shape)!r} is too small: {why} need images of "
+                         f"at least {min_side}x{min_side} px")
+    return tuple(int(v) for v in input_shape)
+
+
 def reference_model(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Sequential:
     """The reference submission's architecture, ported from Keras 2 to Keras 3.
 
@@ -62,8 +84,11 @@ def reference_model(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Se
     standardization layer in front, which the submission did outside the model, has none). Keras 2's
     ``SeparableConv2D(32, 3, 3, border_mode='same')`` is ``SeparableConv2D(32, 3, padding='same')``.
     Layers get fixed names (``sepconv1``..``sepconv7``, ``bn1``, ``pool1``...) so tables of this
-    model read the same however many models were built before it.
+    model read the same however many models were built before it. ``input_shape`` is
+    ``(height, width, 3)``, at least 32 px a side.
     """
+    input_shape = _check_input_shape(
+        input_shape, 32, "three 2x2 poolings and then a 4x4 'valid' convolution")
     def separable(filters: int, kernel: int, index: int, **kwargs) -> layers.SeparableConv2D:
         return layers.SeparableConv2D(
             filters, kernel, use_bias=False, depthwise_initializer="he_uniform",
@@ -128,29 +153,35 @@ def separable_net(
     >>> separable_net().count_params()
     91509
     """
-    if not widths or any(int(w) != w or w < 1 for w in widths):
+    if not (_sequence(widths) and len(widths) and all(is_integer(w) and w >= 1 for w in widths)):
         raise ValueError(f"widths must be a non-empty sequence of positive ints, got {widths!r}")
-    if stem_width < 1 or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(
-            f"stem_width must be >= 1 and kernel_size a positive odd int, got "
-            f"stem_width={stem_width}, kernel_size={kernel_size}")
-    if input_shape[0] // 2 ** len(widths) < 1:
-        raise ValueError(f"{len(widths)} stages pool a {input_shape[0]} px input to nothing; "
-                         "use fewer widths")
-    if isinstance(dropout, (int, float)):
+    widths = tuple(int(w) for w in widths)
+    stem_width = check_integer("stem_width", stem_width, 1)
+    num_classes = check_integer("num_classes", num_classes, 2)
+    input_shape = _check_input_shape(input_shape, 2 ** len(widths),
+                                     f"{len(widths)} stages (each halves the map; use fewer widths)")
+    if not (is_integer(kernel_size) and 1 <= kernel_size <= min(input_shape[:2])
+            and kernel_size % 2 == 1):
+        raise ValueError(f"kernel_size must be a positive odd int no larger than the "
+                         f"{input_shape[0]}x{input_shape[1]} px input, got {kernel_size!r}")
+    kernel_size = int(kernel_size)
+    if not _sequence(dropout):
         raise ValueError(f"dropout must give one rate per stage (e.g. (0.0, 0.05, 0.1)), got {dropout!r}")
-    if len(dropout) != len(widths) or not all(0.0 <= rate < 1.0 for rate in dropout):
+    if len(dropout) != len(widths) or not all(
+            is_real(rate) and 0.0 <= rate < 1.0 for rate in dropout):
         raise ValueError(f"dropout must give one rate in [0, 1) per stage ({len(widths)}), "
                          f"got {tuple(dropout)!r}")
-    counts = ([blocks] * len(widths) if isinstance(blocks, (int, np.integer))
-              else list(blocks) if isinstance(blocks, Sequence) else [])
-    if len(counts) != len(widths) or not all(
-            isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 0 for c in counts):
+    dropout = tuple(float(rate) for rate in dropout)
+    counts = ([blocks] * len(widths) if is_integer(blocks)
+              else list(blocks) if _sequence(blocks) else [])
+    if len(counts) != len(widths) or not all(is_integer(c) and c >= 0 for c in counts):
         raise ValueError(f"blocks must be a count of residual blocks (an int >= 0) for every stage "
                          f"or one per stage ({len(widths)} stages here, e.g. blocks=1 or "
                          f"blocks={(2,) + (1,) * (len(widths) - 1)}); got {blocks!r}")
-    if not 0.0 <= bn_momentum < 1.0:
-        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum!r}")
+    counts = [int(c) for c in counts]
+    bn_momentum = check_real("bn_momentum", bn_momentum, "in [0, 1)", lambda v: 0 <= v < 1)
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a non-empty str without '/', got {name!r}")
 
     inputs = keras.Input(input_shape, name="image")
     x = standardization()(inputs)

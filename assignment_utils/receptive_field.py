@@ -61,23 +61,39 @@ def main(argv: list[str] | None = None) -> int:
                         help="layer classes or names to treat as keeping the spatial geometry")
     try:
         args = parser.parse_args(argv)
+        if args.csv is not None and not args.csv.strip():
+            parser.error("argument --csv: the file name is empty")
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
+    import os  # here, not at the top: this module's top belongs to the table's face
+
+    if not os.path.exists(args.model):
+        print(f"error: cannot analyse {args.model}: no such file", file=sys.stderr)
+        return 2
     try:
         import keras
 
         import assignment_utils.augment  # noqa: F401  (registers CifarAugment for loading)
 
         model = keras.saving.load_model(args.model, compile=False)
+    except Exception as exc:  # Keras, zipfile, json and h5py raise many types for a bad file
+        print(f"error: cannot analyse {args.model}: not a Keras model file "
+              f"({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 2
+    try:
         table = receptive_field_table(model, assume_preserving=args.assume_preserving)
-        if args.csv:
-            as_text(table).to_csv(args.csv, index=False)
     except UnknownLayerError as exc:
         print(f"error: {exc} (command line: --assume-preserving NAME)", file=sys.stderr)
         return 2
-    except (OSError, ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         print(f"error: cannot analyse {args.model}: {exc}", file=sys.stderr)
         return 2
+    if args.csv:
+        try:
+            as_text(table).to_csv(args.csv, index=False)
+        except OSError as exc:
+            print(f"error: argument --csv: cannot write {args.csv}: {exc}", file=sys.stderr)
+            return 2
     print(to_markdown(table))
     if args.csv:
         print(f"table saved to {args.csv}")

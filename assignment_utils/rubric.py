@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from numbers import Integral
 from typing import Any
 
 import pandas as pd
 
+from assignment_utils.checks import check_integer, check_real
 from assignment_utils.logs import as_history_frame
 from assignment_utils.receptive_field import receptive_field_table
 from assignment_utils.rules import BASE_ACCURACY, EPOCHS_REQUIRED, MAX_PARAMS
@@ -74,14 +74,15 @@ def check_assignment(
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built; start it with keras.Input(shape) "
                          "or call model.build((None, 32, 32, 3)) first")
-    if isinstance(epochs_required, bool) or not isinstance(epochs_required, Integral) \
-            or epochs_required < 1:
-        raise ValueError(f"epochs_required must be a positive int, got {epochs_required!r}")
-    if not 0 < base_accuracy < 1:
-        raise ValueError(f"base_accuracy must be a fraction in (0, 1), got {base_accuracy!r} "
-                         "(82.8% is 0.828)")
-    if max_params < 1:
-        raise ValueError(f"max_params must be positive, got {max_params!r}")
+    epochs_required = check_integer("epochs_required", epochs_required, 1)
+    max_params = check_integer("max_params", max_params, 1)
+    base_accuracy = check_real("base_accuracy", base_accuracy, "in (0, 1) (82.8% is 0.828)",
+                               lambda v: 0 < v < 1)
+    names = (tuple(assume_preserving) if isinstance(assume_preserving, Iterable)
+             and not isinstance(assume_preserving, (str, bytes)) else None)
+    if names is None or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"assume_preserving must be a list of layer class or layer names, e.g. "
+                         f"['CifarAugment'], got {assume_preserving!r}")
 
     leaves = dict(_leaf_layers(model))
     layers = _all_layers(leaves)
@@ -90,7 +91,7 @@ def check_assignment(
         _check_batch_norm(layers),
         _check_params(model, max_params),
         _check_dropout(layers),
-        *_check_layer_table(model, leaves, tuple(assume_preserving)),
+        *_check_layer_table(model, leaves, names),
         *_check_history(history, epochs_required, base_accuracy),
     ]
     return pd.DataFrame(rows, columns=["requirement", "passed", "evidence"]).astype(

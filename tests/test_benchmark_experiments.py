@@ -2,6 +2,7 @@
 
 import inspect
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -116,7 +117,7 @@ def _fake_run_seeds(accuracy):
     return run_seeds
 
 
-def test_candidate_rows_are_appended_to_a_selection_table(tmp_path, monkeypatch):
+def test_candidate_rows_are_appended_to_a_selection_table(tmp_path, monkeypatch, capsys):
     """CPU candidates were once added to results/selection.csv by a hand-written pandas step."""
     out = tmp_path / "selection.csv"
     common = ["--data", str(SAMPLE_PATH), "--holdout", "50", "--seeds", "0", "--out", str(out)]
@@ -133,8 +134,10 @@ def test_candidate_rows_are_appended_to_a_selection_table(tmp_path, monkeypatch)
     # Without --append the table is replaced; plain runs rows do not fit a selection table.
     assert experiments.main([*common, "--candidate", "only"]) == 0
     assert pd.read_csv(out).candidate.tolist() == ["only"]
-    with pytest.raises(ValueError, match="cannot append to .*selection.csv: its columns"):
+    # Refused before any data is loaded or trained (it used to be refused after the training).
+    with pytest.raises(SystemExit):
         experiments.main([*common, "--append"])
+    assert re.search(r"cannot append to .*selection.csv: its columns", capsys.readouterr().err)
     assert pd.read_csv(out).candidate.tolist() == ["only"]
 
 

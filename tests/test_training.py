@@ -66,7 +66,7 @@ def test_config_rejects_bad_values(kwargs, message):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"weight_decay": float("nan")}, "weight_decay must be a finite number >= 0, got nan"),
-    ({"seed": -1}, "seed must be an integer >= 0, got -1"),      # used to crash inside train()
+    ({"seed": -1}, "seed must be an integer in 0..2147483647, got -1"),  # crashed inside train()
     ({"epochs": "abc"}, "epochs must be a positive integer, got 'abc'"),  # papermill -p epochs abc
     ({"augment": "no"}, "augment must be True or False, got 'no'"),       # used to augment
     ({"learning_rate": True}, "learning_rate must be a finite number"),
