@@ -3,14 +3,18 @@
 >>> record = environment_record()                          # doctest: +SKIP
 >>> record["backend"], record["device"]                     # doctest: +SKIP
 ('jax', 'NVIDIA H100 80GB HBM3')
+>>> read_summary("runs/notebook/summary.json")["final_val_acc"]  # doctest: +SKIP
+0.914500057697296
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import platform
+import reprlib
 import subprocess
 import sys
 from importlib import metadata
@@ -167,3 +171,69 @@ def write_summary(path: str | os.PathLike, history: pd.DataFrame, params: int,
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(summary, indent=2, default=float))
     return summary
+
+
+def read_summary(path: str | os.PathLike) -> dict[str, Any]:
+    """A run's summary JSON, as :func:`write_summary` wrote it, checked for what a reader relies
+    on. Its accuracies are fractions: ``final_val_acc`` and ``best_val_acc`` the last and the best
+    epoch's validation accuracy, ``tta_val_acc`` the last model's flip-averaged one (added by the
+    notebook and ``experiments``); the notebook validates on the test set, ``experiments`` names
+    its split in ``validation`` ("test" or "holdout-N").
+
+    Checked: a JSON object whose ``epochs`` and ``params`` are positive integers,
+    ``final_val_acc`` a fraction in [0, 1] (so are ``best_val_acc`` and ``tta_val_acc`` where
+    present), ``best_epoch`` (where present) in 1..epochs, and ``validation``, ``commit``,
+    ``backend`` and ``device`` (where present) strings.
+
+    Raises:
+        OSError: the file cannot be read (``FileNotFoundError`` when there is none).
+        ValueError: it is not such a summary; the message names the file and the field.
+    """
+    path = Path(path)
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a run summary (JSON text): {error}; write it with "
+                         "assignment_utils.run_record.write_summary") from None
+    if not isinstance(summary, dict):
+        raise ValueError(f"{path} holds a JSON {type(summary).__name__}, not the object of a "
+                         "run summary; write it with assignment_utils.run_record.write_summary")
+    problems = [problem for field, check in _SUMMARY_FIELDS.items()
+                if (problem := _field_problem(summary, field, check))]
+    epochs, best = summary.get("epochs"), summary.get("best_epoch")
+    if not problems and best is not None and best > epochs:
+        problems.append(f"best_epoch {best} is after the last epoch ({epochs})")
+    if problems:
+        raise ValueError(f"{path} is not a valid run summary: {'; '.join(problems)}")
+    return summary
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _is_fraction(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 <= value <= 1)
+
+
+# field: (required, test, what it must be)
+_SUMMARY_FIELDS = {
+    "epochs": (True, _is_count, "a positive integer"),
+    "params": (True, _is_count, "a positive integer"),
+    "final_val_acc": (True, _is_fraction, "a fraction in [0, 1]"),
+    "best_val_acc": (False, _is_fraction, "a fraction in [0, 1]"),
+    "tta_val_acc": (False, _is_fraction, "a fraction in [0, 1]"),
+    "best_epoch": (False, _is_count, "a positive integer"),
+    **{field: (False, lambda value: isinstance(value, str), "a string")
+       for field in ("validation", "commit", "backend", "device")},
+}
+
+
+def _field_problem(summary: dict[str, Any], field: str, check: tuple) -> str | None:
+    required, test, meaning = check
+    if field not in summary or (summary[field] is None and not required):
+        return f"no {field!r}" if required else None
+    if not test(summary[field]):
+        return f"{field!r} is {reprlib.repr(summary[field])}, not {meaning}"
+    return None

@@ -2,7 +2,8 @@
 """The graded GPU run: render the notebook, train more seeds, measure the speed, pack the results.
 
 One call does all the work of a GPU window and writes everything it produces into ``--out``
-(at most 8 files, for a machine that returns no more):
+(at most 8 files, for a machine that returns no more: ``returned_files`` names them for the
+phases asked for, and phases that would return more are refused before anything starts):
 
 1. ``environment.json``: card, driver, backend and versions.
 2. At the same time on one card: papermill renders ``notebooks/cifar10_separable.ipynb`` with its
@@ -10,8 +11,12 @@ One call does all the work of a GPU window and writes everything it produces int
    ``assignment_utils.experiments`` trains the same model and recipe with seeds 1 and 2.
    ``runs.csv`` holds one row per finished run (the notebook's is seed 0).
 3. Then, alone on the card: ``assignment_utils.benchmark`` (``benchmark.csv``).
-4. ``cifar10_separable.ipynb`` (the render), ``logs.tar.gz`` (every process's output and every
-   run's log, config, summary and final model) and ``campaign.log`` (this script's own report).
+4. ``cifar10_separable.ipynb`` (the render), with its run's model and record, ``model.keras``
+   and ``model.summary.json`` (byte for byte the notebook's ``runs/notebook/model.keras`` and
+   ``summary.json``; committed as ``results/model.keras`` and ``results/model.summary.json``
+   together with the render, they are what ``python -m assignment_utils.verify`` checks),
+   ``logs.tar.gz`` (every process's output and every run's log, config and summary) and
+   ``campaign.log`` (this script's own report).
 
 ``--phases`` picks among ``graded``, ``benchmark`` and ``selection``. ``selection`` trains every
 candidate of ``--candidates FILE`` at the same time on the card, each on 45,000 training images
@@ -24,7 +29,7 @@ Every phase has a deadline inside ``--budget`` seconds and stops itself in time;
 written, and what did not is reported as not finished, never as done.
 
     CIFAR10_PATH=/data/cifar10.npz python scripts/gpu_campaign.py --out results/gpu --budget 480
-    CIFAR10_PATH=... python scripts/gpu_campaign.py --out /tmp/smoke --smoke   # CPU, minutes
+    CIFAR10_PATH=... python scripts/gpu_campaign.py --out smoke --smoke   # CPU, minutes
     CIFAR10_PATH=... python scripts/gpu_campaign.py --out DIR --phases selection \
         --candidates results/candidates.txt --budget 280
     CIFAR10_PATH=... python scripts/gpu_campaign.py --out DIR --phases graded selection \
@@ -62,6 +67,17 @@ PHASES = ("graded", "benchmark", "selection")
 HOLDOUT = 5000                                      # held-out training images for selection
 SMOKE_HOLDOUT = 50                                  # the same, out of the 200-image smoke sample
 PACK_SECONDS = 15                                   # kept for packing at the end
+MAX_RETURNED = 8                                    # files the GPU machine returns at most
+# What a campaign returns: always, and for each phase.
+RETURNED = {"always": ("environment.json", "logs.tar.gz", "campaign.log"),
+            "graded": ("cifar10_separable.ipynb", "model.keras", "model.summary.json",
+                       "runs.csv"),
+            "benchmark": ("benchmark.csv",),
+            "selection": ("selection.csv",)}
+# The notebook's run, inside --work: its output_dir ("runs/notebook"), the model train() saves
+# there and the summary the notebook writes, returned as (name in --out, name in the run).
+RENDER_RUN = Path("runs") / "notebook"
+RENDER_FILES = (("model.keras", "model.keras"), ("model.summary.json", "summary.json"))
 # Machine-specific paths that must not reach a committed notebook.
 MACHINE_PATH = re.compile(r"(/root/|/home/|/tmp/|/work/|/content/|[A-Z]:\\\\Users)")
 
@@ -167,8 +183,9 @@ def graded_phase(campaign: Campaign) -> None:
     if codes["notebook"] == 0:
         shutil.copy(ROOT / rendered, campaign.out / NOTEBOOK.name)
         check_render(campaign, campaign.out / NOTEBOOK.name)
+        return_render_model(campaign)
     rows = []
-    summary = campaign.work / "runs" / "notebook" / "summary.json"
+    summary = campaign.work / RENDER_RUN / "summary.json"
     if codes["notebook"] == 0 and summary.exists():
         rows.append({**run_row(json.loads(summary.read_text())), "source": "notebook"})
     for seed in SEEDS:
@@ -177,6 +194,16 @@ def graded_phase(campaign: Campaign) -> None:
             rows += [{**row, "source": "experiments"} for row in
                      pd.read_csv(table).to_dict("records")]
     write_runs(campaign, rows, concurrent=len(processes))
+
+
+def return_render_model(campaign: Campaign) -> None:
+    """The render's model and record, copied byte for byte into ``--out`` (``RENDER_FILES``)."""
+    for name, source in RENDER_FILES:
+        path = campaign.work / RENDER_RUN / source
+        if path.is_file():
+            shutil.copyfile(path, campaign.out / name)
+        else:
+            campaign.say(f"{name} NOT RETURNED: the render wrote no {RENDER_RUN / source}")
 
 
 def write_runs(campaign: Campaign, rows: list[dict], concurrent: int) -> None:
@@ -289,12 +316,18 @@ def selection_phase(campaign: Campaign, candidates: list[tuple[str, list[str]]])
                     if len(table) else ""))
 
 
+def returned_files(phases: list[str]) -> list[str]:
+    """The names of the files a campaign of ``phases`` returns in ``--out`` (``RETURNED``)."""
+    return [name for phase in ("always", *PHASES) if phase == "always" or phase in phases
+            for name in RETURNED[phase]]
+
+
 def pack(campaign: Campaign) -> None:
-    """Logs, run logs, configs, summaries and the notebook run's model into one archive."""
+    """Logs, run logs, configs and summaries into one archive (the render's model is returned
+    on its own, by :func:`return_render_model`)."""
     with tarfile.open(campaign.out / "logs.tar.gz", "w:gz") as archive:
         for path in sorted(campaign.work.rglob("*")):
-            keep = path.suffix in {".log", ".csv", ".json"} and "checkpoint" not in path.parts
-            if keep or (path.name == "model.keras" and "notebook" in path.parts):
+            if path.suffix in {".log", ".csv", ".json"} and "checkpoint" not in path.parts:
                 archive.add(path, arcname=str(path.relative_to(campaign.work)))
     campaign.say("packed: " + ", ".join(
         f"{p.name} ({p.stat().st_size / 1e6:.2f} MB)" for p in sorted(campaign.out.iterdir())))
@@ -315,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if ("selection" in args.phases) != (args.candidates is not None):
         parser.error("the selection phase and --candidates FILE go together")
+    returned = returned_files(args.phases)
+    if len(returned) > MAX_RETURNED:
+        parser.error(f"the phases {' '.join(args.phases)} would return {len(returned)} files "
+                     f"({', '.join(returned)}), more than the {MAX_RETURNED} a GPU machine "
+                     "returns: run them in two calls, e.g. the selection on its own")
     try:
         candidates = read_candidates(args.candidates, args.smoke) if args.candidates else []
     except (OSError, ValueError) as error:

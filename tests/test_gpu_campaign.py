@@ -16,6 +16,7 @@ from assignment_utils.benchmark import COLUMNS as BENCHMARK_COLUMNS
 from assignment_utils.data import SAMPLE_PATH
 from assignment_utils.run_record import RUN_COLUMNS
 from assignment_utils.training import TrainConfig
+from assignment_utils.verify import main as verify_main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gpu_campaign.py"
@@ -55,7 +56,8 @@ def test_smoke_campaign_writes_every_artifact(tmp_path, work):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["benchmark.csv", "campaign.log", "cifar10_separable.ipynb",
-                     "environment.json", "logs.tar.gz", "runs.csv"]  # at most 8 come back
+                     "environment.json", "logs.tar.gz", "model.keras", "model.summary.json",
+                     "runs.csv"]  # at most 8 come back
     assert json.loads((tmp_path / "environment.json").read_text())["device"] == "CPU"
 
     runs = pd.read_csv(tmp_path / "runs.csv")
@@ -75,8 +77,17 @@ def test_smoke_campaign_writes_every_artifact(tmp_path, work):
         members = archive.getnames()
     assert "logs/notebook.log" in members and "runs/notebook/summary.json" in members
     assert not [m for m in members if "checkpoint" in m]
+    assert not [m for m in members if m.endswith(".keras")]  # the model comes back on its own
     log = (tmp_path / "campaign.log").read_text()
     assert "render check: an injected-parameters cell" in log  # smoke passes -p; the real run not
+
+    # The render's model and record, byte for byte, and they check out against the data the
+    # render ran on (the smoke run's CIFAR10_PATH, the package sample).
+    run = work / "runs" / "notebook"
+    assert (tmp_path / "model.keras").read_bytes() == (run / "model.keras").read_bytes()
+    assert (tmp_path / "model.summary.json").read_bytes() == (run / "summary.json").read_bytes()
+    assert json.loads((tmp_path / "model.summary.json").read_text())["seed"] == 0
+    assert verify_main([str(tmp_path / "model.keras"), "--data", str(SAMPLE_PATH)]) == 0
 
 
 def test_phases_stop_at_their_deadline_and_report_nothing_as_done(tmp_path, work):
@@ -86,6 +97,8 @@ def test_phases_stop_at_their_deadline_and_report_nothing_as_done(tmp_path, work
     assert result.returncode == 0, result.stderr[-3000:]
     assert "notebook NOT FINISHED" in result.stdout and "seed1 NOT FINISHED" in result.stdout
     assert not (tmp_path / "cifar10_separable.ipynb").exists()
+    assert not (tmp_path / "model.keras").exists()
+    assert not (tmp_path / "model.summary.json").exists()
     assert pd.read_csv(tmp_path / "runs.csv").empty
     bench = pd.read_csv(tmp_path / "benchmark.csv") if (tmp_path / "benchmark.csv").exists() else None
     assert bench is None or bench.note.fillna("").str.contains("not run").all()
@@ -100,6 +113,26 @@ def test_refuses_to_run_without_data(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "missing.npz does not exist" in result.stderr
+
+
+def test_phases_returning_more_than_8_files_are_refused_before_anything_starts(
+        tmp_path, gpu_campaign, capsys):
+    """The GPU machine returns at most 8 files: the render (with its model and record) and the
+    benchmark return 8, the selection one more."""
+    assert gpu_campaign.returned_files(["graded", "benchmark"]) == [
+        "environment.json", "logs.tar.gz", "campaign.log", "cifar10_separable.ipynb",
+        "model.keras", "model.summary.json", "runs.csv", "benchmark.csv"]
+    assert len(gpu_campaign.returned_files(["graded", "selection"])) == 8
+    candidates = tmp_path / "candidates.txt"
+    candidates.write_text("default | --set batch_size=250\n")
+    with pytest.raises(SystemExit) as exit_:
+        gpu_campaign.main(["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"),
+                           "--phases", "graded", "benchmark", "selection",
+                           "--candidates", str(candidates)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert "would return 9 files" in err and "more than the 8" in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
 
 
 def test_selection_phase_trains_each_candidate_in_its_own_folder(tmp_path, work):
