@@ -10,9 +10,10 @@ optimizer update, dtype casts, and the rest; forward and backward apart. Pure te
 
 :func:`compiled_step` builds the step itself, on JAX, exactly as Keras's ``fit`` jits it
 (``trainer.train_step`` with the state donated), for a trainer composed and compiled as
-``training.train`` does it (:func:`build_trainer`); :func:`trace_seconds` times its operations
-with ``jax.profiler``, and the ``*_seconds`` helpers time the host's share (the call, the batch
-iterator, the per-epoch checkpoint) and ``fit`` on any backend.
+``training.train`` does it (:func:`~assignment_utils.training.build_trainer`);
+:func:`trace_seconds` times its operations with ``jax.profiler``, and the ``*_seconds`` helpers
+time the host's share (the call, the batch iterator, the per-epoch checkpoint) and ``fit`` on any
+backend.
 
 >>> table = hlo_op_table(open("step.hlo").read())        # doctest: +SKIP
 >>> phase_table(table)                                   # doctest: +SKIP
@@ -32,9 +33,6 @@ import keras
 import numpy as np
 import pandas as pd
 
-from assignment_utils.augment import CifarAugment
-from assignment_utils.models import CIFAR10_MEAN
-from assignment_utils.training import TrainConfig, _steps_per_execution, make_optimizer
 
 # Bytes per element of XLA's element types (sub-byte types rounded up: XLA packs them, but
 # nothing in a training step of these models uses them).
@@ -442,27 +440,6 @@ def phase_table(ops: pd.DataFrame, seconds: pd.Series | None = None) -> pd.DataF
     for column in columns:
         grouped[f"{column}_share"] = grouped[column] / total[column] if total[column] else 0.0
     return grouped
-
-
-def build_trainer(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> keras.Model:
-    """The model ``training.train`` fits, compiled as it compiles it: ``CifarAugment`` in front
-    where ``config.augment``, the optimizer and schedule of ``make_optimizer``, label-smoothed
-    cross-entropy, accuracy, ``config.jit_compile`` and the steps per execution ``train`` uses.
-    Seeds Keras with ``config.seed`` first, as ``train`` does."""
-    keras.utils.set_random_seed(config.seed)
-    trainer = model
-    if config.augment:
-        trainer = keras.Sequential(
-            [keras.Input(model.input_shape[1:]),
-             CifarAugment(max_shift=config.max_shift, cutout=config.cutout, fill=CIFAR10_MEAN,
-                          seed=config.seed),
-             model], name=f"{model.name}_with_augmentation")
-    trainer.compile(
-        optimizer=make_optimizer(config, steps_per_epoch),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy"], jit_compile=config.jit_compile,
-        steps_per_execution=_steps_per_execution(config, steps_per_epoch))
-    return trainer
 
 
 def step_batch(images: np.ndarray, labels: np.ndarray, batch_size: int,

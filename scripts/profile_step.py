@@ -35,7 +35,7 @@ import pandas as pd  # noqa: E402
 from assignment_utils import step_profile as sp  # noqa: E402
 from assignment_utils.data import add_data_arguments, load_cifar10  # noqa: E402
 from assignment_utils.models import separable_net  # noqa: E402
-from assignment_utils.training import TrainConfig  # noqa: E402
+from assignment_utils.training import TrainConfig, build_trainer  # noqa: E402
 
 STEPS_COLUMNS = ["backend", "variant", "batch_size", "measure", "value", "unit", "runs",
                  "load_1min", "note"]
@@ -64,7 +64,7 @@ def build(config: TrainConfig, policy: str, seed: int = 0) -> tuple[keras.Model,
     keras.utils.set_random_seed(seed)
     model = with_policy(separable_net(), policy)
     steps_per_epoch = 50_000 // config.batch_size
-    return model, sp.build_trainer(model, config, steps_per_epoch)
+    return model, build_trainer(model, config, steps_per_epoch)
 
 
 def with_policy(model: keras.Model, policy: str) -> keras.Model:

@@ -1,5 +1,9 @@
 """The step profiler's reading of XLA's HLO text: shapes, instructions, bytes, FLOPs, phases."""
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -211,3 +215,16 @@ def test_bytes_agree_with_xla_cost_analysis():
     dense = table[table.kernels.str.contains("groups=1")]
     if len(dense):  # how XLA writes the filter gradient depends on its version
         assert set(dense.phase) == {"depthwise conv"} and set(dense["pass"]) == {"backward"}
+
+
+PATCHES = sorted((Path(__file__).resolve().parents[1] / "results" / "profile").glob("*.patch"))
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.parametrize("patch", PATCHES, ids=lambda p: p.name)
+def test_proposed_patches_still_apply(patch):
+    """results/profile/README.md lists these for the next GPU session: they must apply to the
+    code as it is (``git apply --check`` changes nothing)."""
+    result = subprocess.run(["git", "apply", "--check", str(patch)], cwd=patch.parents[2],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"{patch.name} no longer applies: {result.stderr}"
