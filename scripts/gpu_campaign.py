@@ -78,8 +78,11 @@ RETURNED = {"always": ("environment.json", "logs.tar.gz", "campaign.log"),
 # there and the summary the notebook writes, returned as (name in --out, name in the run).
 RENDER_RUN = Path("runs") / "notebook"
 RENDER_FILES = (("model.keras", "model.keras"), ("model.summary.json", "summary.json"))
-# Machine-specific paths that must not reach a committed notebook.
-MACHINE_PATH = re.compile(r"(/root/|/home/|/tmp/|/work/|/content/|[A-Z]:\\\\Users)")
+# Paths of one particular machine (this team's, a GPU machine's, a home folder, Colab's) that must
+# not reach a committed notebook, nor anything a user reads or runs (tests/test_docs.py): a
+# machine's own folders, followed by a name (so a regex's alternation "/tmp/|" is not one).
+MACHINE_PATH = re.compile(r"(?<![\w.~-])(?:/work/|/tmp/|/root/|/content/|/home/|/Users/|"
+                          r"(?:\.\./)*shared/|[A-Z]:\\+Users\\+)(?=[\w.<$-])")
 
 
 class Campaign:

@@ -3,12 +3,15 @@ markdown points at a file (and heading) that exists, and no path of one particul
 team's, a home folder, Colab's) appears where a user reads or runs it."""
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))  # scripts/ is not a package
+from gpu_campaign import MACHINE_PATH  # noqa: E402  (the one home of the rule)
 NOTEBOOK = ROOT / "notebooks" / "cifar10_separable.ipynb"
 MARKDOWN = [ROOT / "README.md", ROOT / "results" / "README.md",
             *sorted((ROOT / "assignment_utils" / "package_data").glob("*.md"))]
@@ -19,9 +22,6 @@ LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 
-# A machine's own folders, followed by a name (so a regex's alternation "/tmp/|" is not one).
-MACHINE_PATH = re.compile(r"(?<![\w.~-])(?:/work/|/tmp/|/root/|/content/|/home/|/Users/|"
-                          r"(?:\.\./)*shared/|[A-Z]:\\+Users\\+)(?=[\w.<$-])")
 
 
 def _prose(markdown: str) -> str:

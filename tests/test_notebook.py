@@ -11,7 +11,6 @@ notebook cannot drift from the code without re-running 50 epochs in CI.
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,19 +120,12 @@ def test_nbval_catches_a_drifted_output(tmp_path, monkeypatch):
     assert "1 failed" in result.stdout
 
 
-# Machine-specific paths (this machine's, a GPU machine's, a home folder, Colab's) that must never
-# reach the committed notebook, in cells or metadata.
-MACHINE_PATH = re.compile(r"(/root/|/home/|/tmp/|/work/|/content/|[A-Z]:\\\\Users)")
-
-
 def test_committed_notebook_runs_as_committed():
     """"Run all" and papermill without -p must use the parameters cell's own defaults: a
     committed injected-parameters cell once made every fresh run read /tmp/cifar10.npz."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert nb.metadata.get("papermill", {}).get("parameters", {}) == {}
-    paths = MACHINE_PATH.findall(NOTEBOOK.read_text())
-    assert not paths, f"machine-specific paths in the committed notebook: {sorted(set(paths))}"
     source = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     assert "\nepochs = 50" in "\n" + source and "\ndata_path = None" in "\n" + source
 
