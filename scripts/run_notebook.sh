@@ -2,7 +2,8 @@
 # Main job: install the pinned environment, then run the notebook through papermill with its
 # defaults (50 epochs on all of CIFAR-10). The executed copy goes to output/cifar10_separable.ipynb
 # and the run's files (CSV log, checkpoints, summary.json) to output/runs/notebook/.
-# Extra arguments go to papermill, e.g.:  bash scripts/run_notebook.sh -p epochs 2 -p train_subset 5000
+# Extra arguments go to papermill, e.g. a short run in its own folder (a folder holding another run
+# is refused):  bash scripts/run_notebook.sh -p epochs 2 -p train_subset 5000 -p output_dir runs/short
 # Running it again after an interruption resumes the training from the last finished epoch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ print(f'Keras device: {device}')
 if device == 'CPU':
     print('No GPU found. The default 50 epochs on all 50,000 images take about 1.5-3 hours on a 2-core CPU '
           '(measured: 103-195 s per epoch). '
-          'For a short run: bash scripts/run_notebook.sh -p epochs 2 -p train_subset 5000')
+          'For a short run: bash scripts/run_notebook.sh -p epochs 2 -p train_subset 5000 -p output_dir runs/short')
 "
 mkdir -p output
 # --log-output prints every cell's output (each epoch's line) here as it comes.
