@@ -189,8 +189,10 @@ class _Cell:
 
 
 def _joined(value: Any) -> str:
-    """Notebook text fields are a string or a list of strings."""
-    return "".join(value) if isinstance(value, list) else str(value or "")
+    """Notebook text fields are a string or a list of strings; anything else is empty."""
+    if isinstance(value, list):
+        return "".join(part for part in value if isinstance(part, str))
+    return value if isinstance(value, str) else ""
 
 
 def _output_text(output: dict) -> str:
@@ -201,6 +203,8 @@ def _output_text(output: dict) -> str:
     if kind not in ("execute_result", "display_data", "pyout"):
         return ""
     data = output.get("data", output)  # nbformat 3 keeps the MIME keys on the output itself
+    if not isinstance(data, dict):
+        return ""
     for key in ("text/plain", "text"):
         if key in data:
             return "\n" + _joined(data[key]) + "\n"
@@ -225,7 +229,7 @@ def _read_cells(path: Path) -> list[_Cell]:
         raise ValueError("not a Jupyter notebook (the JSON is not an object)")
     if isinstance(nb.get("worksheets"), list):  # nbformat 3
         cells = [c for sheet in nb["worksheets"] if isinstance(sheet, dict)
-                 for c in sheet.get("cells") or []]
+                 and isinstance(sheet.get("cells"), list) for c in sheet["cells"]]
     elif isinstance(nb.get("cells"), list):
         cells = nb["cells"]
     else:
@@ -234,7 +238,8 @@ def _read_cells(path: Path) -> list[_Cell]:
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        outputs = [o for o in cell.get("outputs") or [] if isinstance(o, dict)]
+        outputs = cell.get("outputs")
+        outputs = [o for o in outputs if isinstance(o, dict)] if isinstance(outputs, list) else []
         errors = [o.get("ename", "an error") for o in outputs
                   if o.get("output_type") in ("error", "pyerr")]
         code.append(_Cell(number, _joined(cell.get("source", cell.get("input"))),

@@ -156,8 +156,9 @@ def parse_keras_log(text: str, *, source: str | None = None) -> pd.DataFrame:
     any markdown around the log. The epoch-end lines before the first header belong to
     the epoch before it (a log pasted without its ``Epoch 1/N`` line); a text without any
     header is read as consecutive epochs from 1. A Jupyter notebook's JSON (an ``.ipynb``
-    file's text) is read as the text its cells printed: stream output and ``text/plain``
-    results. ``source`` names the text in messages.
+    file's text, nbformat 4 or 3) is read as the text its cells printed: stream output as
+    written (a line may span outputs) and ``text/plain`` results. ``source`` names the text in
+    messages.
 
     A text can hold several runs (see :func:`parse_keras_runs`); this returns the last one,
     with a :class:`LogWarning` that says how many there are, never a merge of them.
@@ -331,10 +332,12 @@ def _decimals(number: str) -> int | None:
 
 
 def _notebook_output(text: str) -> str | None:
-    """What a Jupyter notebook's cells printed, one output after another; None for other text.
+    """What a Jupyter notebook's cells printed, cell after cell; None for other text.
 
-    Stream output (``stdout``/``stderr``) and the ``text/plain`` of results and displays count;
-    cell sources (markdown included) and error tracebacks do not.
+    Stream output (``stdout``/``stderr``) counts as written, so a line may span outputs, and
+    the ``text/plain`` of results and displays on lines of their own; cell sources (markdown
+    included) and error tracebacks do not. Cells are under ``cells`` (nbformat 4) or under
+    ``worksheets`` (nbformat 3).
     """
     if not text.lstrip().startswith("{"):
         return None
@@ -342,16 +345,30 @@ def _notebook_output(text: str) -> str | None:
         document = json.loads(text)
     except json.JSONDecodeError:
         return None
-    if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
+    if not isinstance(document, dict):
+        return None
+    sheets = document.get("worksheets")
+    if isinstance(sheets, list):  # nbformat 3
+        cells = [c for s in sheets if isinstance(s, dict) and isinstance(s.get("cells"), list)
+                 for c in s["cells"]]
+    elif isinstance(document.get("cells"), list):
+        cells = document["cells"]
+    else:
         return None
     printed = []
-    for cell in document["cells"]:
+    for cell in cells:
         outputs = cell.get("outputs") if isinstance(cell, dict) else None
+        shown = ""
         for output in outputs if isinstance(outputs, list) else []:
             if isinstance(output, dict):
                 data = output.get("data")
                 plain = data.get("text/plain") if isinstance(data, dict) else None
-                printed.append(_joined(output.get("text", plain)))
+                if output.get("output_type") == "stream":
+                    shown += _joined(output.get("text"))
+                elif output.get("text", plain) is not None:
+                    shown += f"\n{_joined(output.get('text', plain))}\n"
+        if shown:
+            printed.append(shown)
     return "\n".join(printed)
 
 
