@@ -60,7 +60,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
@@ -419,6 +419,12 @@ def read_line(line: EndLine, text: str, epoch: int, last: bool) -> Seen | None:
             continue
         if len(text) > start - len(name) - 4:  # past its " - " dash
             left = text[start:]
+            # Cut right before its exponent, an accuracy leaves a mantissa in [1, 10), which the
+            # parser's documented rule then reads as a percentage (found by Hypothesis: 1.9947 of
+            # top_k_categorical_accuracy's 1.9947e-29 came back as 0.019947); nothing in the text
+            # shows that cut, so such logs are not generated.
+            assume(not ("e" in value and left == value.partition("e")[0]
+                        and re.search(r"(?:^|_)acc(?:uracy)?$", name.removeprefix("val_"))))
             if NUMBER.fullmatch(left):  # a number cut in its digits
                 values[name] = left
                 cut = (left.endswith(".") or re.search(r"e[-+]?\d$", left) is not None
