@@ -845,7 +845,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", metavar="FILE", help="write the full table as CSV")
     parser.add_argument("--plot", metavar="FILE",
                         help="save every notebook's validation accuracy against the base and "
-                             "reference logs as a PNG")
+                             "reference logs (PNG; .svg or .pdf by the suffix)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help

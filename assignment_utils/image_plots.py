@@ -2,7 +2,7 @@
 and receptive fields drawn over the input: effective (gradient) fields and theoretical boxes.
 
 Like :mod:`assignment_utils.plots`, every function returns a closed pyplot ``Figure`` (shown once
-in Jupyter, headless elsewhere) and saves a PNG when given ``path``.
+in Jupyter, headless elsewhere) and saves it when given ``path`` (PNG, or the suffix's format).
 
 >>> from assignment_utils.data import SAMPLE_PATH, load_cifar10
 >>> data = load_cifar10(SAMPLE_PATH)

@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LOG",
         help="a Keras text log (.txt, .log, .md or .ipynb), CSVLogger .csv or History .json file",
     )
-    parser.add_argument("--plot", metavar="PNG", help="also save a comparison plot of the runs")
+    parser.add_argument("--plot", metavar="FILE", help="also save a comparison plot of the runs "
+                        "(PNG; .svg or .pdf by the suffix)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
@@ -92,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from assignment_utils.plots import plot_runs
 
-            figure = plot_runs(runs)
-            figure.savefig(args.plot)
+            plot_runs(runs, path=args.plot)
         except (ImportError, OSError, ValueError) as exc:
             print(f"error: cannot write plot {args.plot}: {exc}", file=sys.stderr)
             return 2

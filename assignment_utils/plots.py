@@ -1,7 +1,7 @@
 """Figures for the assignment: compare runs, train-vs-validation curves, receptive-field growth.
 
 Every function returns a :class:`matplotlib.figure.Figure` and, given ``path``, also saves
-it as a PNG. Figures are made with pyplot and closed at once: nothing piles up in pyplot's
+it, as a PNG or in the format the path's suffix names (``.svg``, ``.pdf``: matplotlib's). Figures are made with pyplot and closed at once: nothing piles up in pyplot's
 state, the code runs headless (pyplot falls back to Agg without a display), and in Jupyter
 the returned figure is displayed exactly once when it is the cell's last expression.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -263,10 +264,11 @@ def _style(ax: Axes, title: str, ylabel: str, percent: bool = False, legend: str
 
 
 def finish_figure(fig: Figure, path: PathLike | None) -> Figure:
-    """``fig``, saved as a PNG at ``path`` first when one is given (every figure function ends
-    here)."""
+    """``fig``, saved at ``path`` first when one is given (every figure function ends here): in
+    the format its suffix names, PNG without one; a suffix matplotlib cannot write is its
+    ValueError, which lists the formats it can."""
     if path is not None:
-        fig.savefig(path, format="png", dpi=120)
+        fig.savefig(path, format=None if Path(path).suffix else "png", dpi=120)
     return fig
 
 

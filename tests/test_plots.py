@@ -147,6 +147,21 @@ def test_path_writes_a_png(tmp_path, plot):
     assert path.read_bytes()[:8] == PNG_MAGIC
 
 
+@pytest.mark.parametrize(("name", "start"), [("figure", PNG_MAGIC), ("figure.svg", b"<?xml"),
+                                             ("figure.pdf", b"%PDF")])
+def test_the_suffix_names_the_format_png_without_one(tmp_path, name, start):
+    plot_runs({"a": history([0.5, 0.6])}, path=tmp_path / name)
+    assert (tmp_path / name).read_bytes().startswith(start)  # at that path, nothing appended
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_a_suffix_matplotlib_cannot_write_is_refused_naming_the_formats(tmp_path):
+    # grade --plot wrote PNG bytes to curves.xyz before (found by a property test)
+    with pytest.raises(ValueError, match=r"Format 'xyz' is not supported.*png"):
+        plot_runs({"a": history([0.5, 0.6])}, path=tmp_path / "curves.xyz")
+    assert not (tmp_path / "curves.xyz").exists()
+
+
 def test_plot_runs_rejects_empty_mapping_and_bad_target():
     with pytest.raises(ValueError, match="runs is empty"):
         plot_runs({})

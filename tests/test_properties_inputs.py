@@ -35,6 +35,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -319,7 +320,7 @@ def no_fit():
 
 
 # Costly: every valid case compiles the model with its augmentation (about 0.1 s).
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(train_cases())
 @example({"labels": "floats", "images": "uint8", "val_side": 32, "output_dir": "fresh",
           "callbacks": "none", "augment": True, "max_shift": 4, "cutout": 8, "batch_size": 50})
@@ -395,7 +396,7 @@ def augment_image_problems(args: dict, shape) -> set[str]:
 
 
 # Costly: a valid case runs the layer on a small batch (eager ops).
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(args=st.fixed_dictionaries({
     "flip": st.one_of(st.booleans(), JUNK), "max_shift": st.one_of(st.integers(0, 40), ANYTHING),
     "cutout": st.one_of(st.integers(0, 40), ANYTHING), "fill": FILLS,
@@ -589,7 +590,7 @@ def test_experiments_command_line_is_checked_before_any_data_or_training(case):
         assert getattr(config, name) == canonical(name, value)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(seeds=st.one_of(st.lists(st.one_of(st.integers(0, 5), INTEGERS, JUNK), max_size=3),
                        JUNK, st.text(max_size=3)),
        holdout=st.one_of(st.none(), st.integers(-10, 300), st.sampled_from([10, 190, 200]),
@@ -670,7 +671,7 @@ def test_benchmark_command_line_is_checked_before_the_data_is_loaded(epochs, bud
                     run_cli(benchmark.main, argv)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(epochs=st.one_of(st.integers(-1, 4), ANYTHING), budget=st.one_of(st.sampled_from(
     [0, 0.0, 10, math.inf]), ANYTHING),
        runs=st.lists(st.one_of(st.tuples(st.sampled_from([*benchmark.PIPELINES, "fast"]),
@@ -701,7 +702,7 @@ def test_run_benchmark_checks_its_arguments_before_the_first_run(epochs, budget,
 
 # --------------------------------------------------------------------------- data loading
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(path=st.one_of(st.just(str(SAMPLE_PATH)), st.just(SAMPLE_PATH),
                      JUNK.filter(lambda v: v is not None), INTEGERS),  # None: $CIFAR10_PATH
        subset=st.one_of(st.none(), st.integers(-10, 220), INTEGERS, FLOATS, JUNK),
@@ -745,7 +746,7 @@ def test_load_cifar10_arguments(path, subset, test_subset, seed):
         assert positions == sorted(positions) and (y_all[positions] == y).all()
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(labels=st.lists(st.integers(0, 9), max_size=60),
        change=st.sampled_from(["none", "column", "floats", "too_big", "one_hot", "short"]),
        val_size=st.one_of(st.integers(-10, 70), INTEGERS, FLOATS, JUNK),
@@ -802,7 +803,7 @@ def _labels(kind, n):
             "negative": y - 1, "short": y[:-1], "empty": y[:0], "text": y.astype(str)}[kind]
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(kinds=st.fixed_dictionaries({f"{a}_{split}": ARRAYS[a] for a in "xy"
                                     for split in ("train", "test")}),
        missing=st.lists(st.sampled_from(data.ARRAY_KEYS), max_size=2, unique=True),
@@ -867,7 +868,7 @@ GARBAGE = st.one_of(
     st.builds(lambda cut: SAMPLE_PATH.read_bytes()[:cut], st.integers(0, 200_000)))
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(payload=GARBAGE)
 @example(payload=b"")
 def test_a_damaged_npz_is_refused_naming_the_file(payload):
@@ -902,7 +903,7 @@ def _write_batches(directory: Path) -> None:
         (directory / name).write_bytes(pickle.dumps(batch))
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(name=st.sampled_from([*data.TRAIN_BATCHES, data.TEST_BATCH]),
        payload=st.one_of(PICKLED, st.none()))
 @example(name="data_batch_2", payload=b"\x80\x04K\x05.")  # an int: was "'int' object is not iterable"
@@ -942,7 +943,7 @@ ASSUME = st.one_of(st.lists(st.sampled_from(["Dropout", "MyLayer", "gap"]), max_
 
 
 # Costly: a valid call computes the model's receptive-field table.
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(epochs_required=st.one_of(st.integers(0, 60), ANYTHING),
        base_accuracy=st.one_of(st.floats(-0.5, 1.5), ANYTHING),
        max_params=st.one_of(st.integers(-1, 10**6), ANYTHING), assume_preserving=ASSUME)
@@ -1013,7 +1014,7 @@ def _model_file(kind: str, suffix: str, root: Path, saved: Path, noise: bytes) -
 
 
 # Costly: Keras tries to load each file.
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(kind=MODEL_FILES, suffix=st.sampled_from([".keras", ".h5", ".txt", ""]),
        csv=st.sampled_from(["none", "fresh", "", "folder", "no_parent"]),
        noise=st.binary(max_size=64))
@@ -1163,7 +1164,7 @@ def test_reference_model_input_shape(shape):
 
 
 # Costly: builds real models (about 0.5 s each).
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(widths=st.lists(st.integers(1, 8), min_size=1, max_size=3),
        as_numpy=st.booleans(), num_classes=st.integers(2, 12), side=st.sampled_from([8, 16, 32]))
 def test_separable_net_builds_what_it_is_given(widths, as_numpy, num_classes, side):

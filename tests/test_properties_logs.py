@@ -33,9 +33,10 @@ therefore, as documented, not cut short: a value cut right before its exponent (
 ``1.2345e-04``), or the only value of a line cut in its decimals, reads as a whole number, and a
 line cut between two metrics, where a newline follows, reads as a line without the rest; and
 ``model.evaluate``'s output after an epoch that has no result line (interrupted) is that epoch's
-line, without validation. The
-grader parses each run on its own, from its lines joined by newlines, so there a line that ends
-its run's output is the text's last line.
+line, without validation. An accuracy cut right before its exponent is not generated: its
+mantissa (``1.9947`` of ``1.9947e-29``) would be read as a percentage. The grader parses each
+run on its own, from its lines joined by newlines, so there a line that ends its run's output is
+the text's last line.
 
 Properties: every epoch comes back with exactly the values written for it (``float`` of the
 printed text; accuracies here are fractions, so no percent conversion applies), a cut epoch gives
@@ -62,6 +63,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from profiles import examples
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from assignment_utils.grade import grade
@@ -70,7 +72,6 @@ from assignment_utils.log_cli import main as log_main
 from assignment_utils.logs import (CutEpochWarning, LogParseError, LogWarning, MissingEpochWarning,
                                    parse_keras_log, parse_keras_runs)
 
-EXAMPLES = settings().max_examples  # the profile's: 200 (ci) or 5,000 (thorough)
 FIXTURE_CHECKS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]  # capsys, reset by hand
 
 BOLD, RESET, GREEN, GREY, BAR = "\x1b[1m", "\x1b[0m", "\x1b[32m", "\x1b[37m", "━"
@@ -151,6 +152,7 @@ class NotebookPlan:
     params: int  # in the printed model.summary()
     error: bool  # the cell the log is cut in ends in a KeyboardInterrupt error output
     compact: bool  # nbformat 3 JSON without indentation
+    after: bool = False  # a last cell prints the test accuracy
 
 
 # --------------------------------------------------------------------------- writing a log
@@ -355,15 +357,19 @@ def runs(draw: st.DrawFn, style: Style) -> Run:
 @st.composite
 def cuts(draw: st.DrawFn, pieces: Sequence[Piece]) -> tuple[int, int] | None:
     """Where a log ends: nowhere, anywhere, inside an epoch-end line, a value it prints or the
-    exponent of one (``1.0000e-0``), or at a line break."""
+    exponent of one (``1.0000e-0``), just after an epoch-end line, or at a line break."""
     kind = draw(st.sampled_from(["none", "anywhere", "end line", "end line", "number", "exponent",
-                                 "line break"]))
-    exponents = [(i, start + len(value) - 1) for i, p in enumerate(pieces) if p.line
-                 for start, value in zip(p.line.starts, p.line.values) if "e" in value]
+                                 "after end line", "line break"]))
+    lines = [(i, p.line) for i, p in enumerate(pieces) if p.line and p.line.values]  # not Keras
+    exponents = [(i, start + len(value) - 1) for i, line in lines  # 1/2's evaluate output
+                 for start, value in zip(line.starts, line.values) if "e" in value]
     if kind == "exponent" and exponents:
         return draw(st.sampled_from(exponents))
+    if kind == "after end line":  # right after it, or in its line break, callbacks, redraw
+        index = min(len(pieces) - 1, draw(st.sampled_from(lines))[0] + draw(st.integers(1, 3)))
+        return index, draw(st.just(0) | st.integers(0, len(pieces[index].text)))
     if kind in ("end line", "number", "exponent"):
-        index, line = draw(st.sampled_from([(i, p.line) for i, p in enumerate(pieces) if p.line]))
+        index, line = draw(st.sampled_from(lines))
         if kind == "end line":
             return index, draw(st.integers(0, len(pieces[index].text)))
         start, value = draw(st.sampled_from(list(zip(line.starts, line.values))))  # often in its end
@@ -381,7 +387,7 @@ def cuts(draw: st.DrawFn, pieces: Sequence[Piece]) -> tuple[int, int] | None:
 
 @st.composite
 def log_plans(draw: st.DrawFn) -> LogPlan:
-    keras = draw(st.sampled_from(["1", "2", "tf", "3"]))
+    keras = draw(st.sampled_from(["1", "2", "tf", "3", "3"]))  # Keras 3: the assignment's
     style = Style(keras, draw(st.sampled_from([1, 2])),
                   "acc" if keras == "1" else draw(st.sampled_from(["acc", "accuracy"])),
                   draw(st.sampled_from(["\r", "\b", "\n"])), draw(st.sampled_from(["\n", "\r\n"])))
@@ -391,7 +397,7 @@ def log_plans(draw: st.DrawFn) -> LogPlan:
 
 
 notebook_plans = st.builds(NotebookPlan, log_plans(), st.lists(st.integers(0, 10**6), max_size=6).map(tuple),
-                           st.integers(1_000, 99_999), st.booleans(), st.booleans())
+                           st.integers(1_000, 99_999), st.booleans(), st.booleans(), st.booleans())
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -421,8 +427,9 @@ def read_line(line: EndLine, text: str, epoch: int, last: bool) -> Seen | None:
             left = text[start:]
             # Cut right before its exponent, an accuracy leaves a mantissa in [1, 10), which the
             # parser's documented rule then reads as a percentage (found by Hypothesis: 1.9947 of
-            # top_k_categorical_accuracy's 1.9947e-29 came back as 0.019947); nothing in the text
-            # shows that cut, so such logs are not generated.
+            # top_k_categorical_accuracy's 1.9947e-29 came back as 0.019947), or, beside the
+            # run's fractions, makes the whole log a LogParseError; nothing in the text shows
+            # that cut, so such logs are not generated.
             assume(not ("e" in value and left == value.partition("e")[0]
                         and re.search(r"(?:^|_)acc(?:uracy)?$", name.removeprefix("val_"))))
             if NUMBER.fullmatch(left):  # a number cut in its digits
@@ -520,7 +527,8 @@ def split_outputs(pieces: Sequence[Piece], splits: Sequence[int]) -> tuple[tuple
 
 def notebook_cells(plan: NotebookPlan) -> list[Cell]:
     """A summary cell, then one cell per run: the runs after the cut did not run, the one the
-    log is cut in has no History result (and maybe an error), the others end in one."""
+    log is cut in has no History result (and maybe an error), the others end in one; then maybe
+    a cell printing the test accuracy."""
     pieces = write_log(plan.log)
     ended = pieces[-1].run
     summary = SUMMARY.format(plan.params)
@@ -538,6 +546,10 @@ def notebook_cells(plan: NotebookPlan) -> list[Cell]:
         elif plan.error:
             outputs += (("error", "", "KeyboardInterrupt"),)
         cells.append(Cell(source, len(cells) + 1, outputs, mine))
+    if plan.after:  # run after the training, or after it was interrupted
+        printed = "Test accuracy: 0.7000\n"
+        cells.append(Cell("print('Test accuracy:', score)", len(cells) + 1,
+                          (("stream", "stdout", printed),), (Piece(printed, -1),)))
     return cells
 
 
@@ -683,9 +695,27 @@ def one_epoch(*values: str, noise: int = 0) -> Run:
 
 
 KERAS1 = Style("1", 1, "acc", "\r", "\n")
+KERAS3 = Style("3", 1, "accuracy", "\r", "\n")
 
 
-@settings(max_examples=max(20, EXAMPLES // 2))
+def keras3_run(total: int, shown: int, *, callbacks: int = 0, early_stop: bool = False) -> Run:
+    """A Keras 3 run with validation: ``shown`` of ``total`` epochs, the last one's callbacks."""
+    epochs = tuple(Epoch((f"0.{k}000", "1.5000", f"0.{k}500", "1.2000"), 9, 2,
+                         callbacks if k == shown else 0, 0) for k in range(1, shown + 1))
+    return Run(total, ("accuracy", "loss", "val_accuracy", "val_loss"), (Segment(1, epochs, False),),
+               early_stop)
+
+
+def ending_after(log: LogPlan, text: str, *, keep: int | None = None) -> NotebookPlan:
+    """A notebook of the log cut after the first piece that holds ``text`` (its first ``keep``
+    characters after ``text`` starts, if given)."""
+    pieces = write_log(log)
+    index = next(i for i, p in enumerate(pieces) if text in p.text)
+    end = len(pieces[index].text) if keep is None else pieces[index].text.index(text) + keep
+    return NotebookPlan(replace(log, cut=(index, end)), (), 50_000, False, False)
+
+
+@settings(max_examples=examples(100))
 @given(plan=notebook_plans)
 # nbformat 3: its cells under 'worksheets' were not read, so its JSON was parsed as log text, and
 # its two runs came back as one.
@@ -717,8 +747,16 @@ def test_property_a_notebook_reads_as_the_text_its_cells_printed(plan):
             assert_frame(frame, rows)
 
 
-@settings(max_examples=max(10, EXAMPLES // 4))
+@settings(max_examples=examples(100))
 @given(plan=notebook_plans)
+# Saved while Keras 3 ran epoch 2's callbacks: its provisional line (no validation) is read, then
+# dropped as a trailing epoch without val_acc, so 1 epoch completed, interrupted in epoch 2.
+@example(plan=ending_after(LogPlan(KERAS3, (keras3_run(3, 2, callbacks=2),), False),
+                           "Epoch 2: val_accuracy improved"))
+@example(plan=NotebookPlan(LogPlan(KERAS3, (keras3_run(5, 2, early_stop=True),), False), (), 50_000,
+                           False, False))  # finished by EarlyStopping: not interrupted
+@example(plan=ending_after(LogPlan(KERAS3, (keras3_run(12, 3),), False), "Epoch 3/12",
+                           keep=len("Epoch 3/1")))  # 'Epoch 3/1': epoch 3 of 1 started
 def test_property_grade_reads_the_graded_run_as_written(plan):
     """grade() of the same notebook as nbformat 3 and 4: the graded run's completed epochs, best
     and final validation accuracy of its result lines, and problems naming an interrupted run,
@@ -790,7 +828,7 @@ LOG_INPUTS = st.tuples(st.sampled_from(["missing", "folder", "empty", "junk", "n
                        st.binary(max_size=40), JSON)
 
 
-@settings(max_examples=max(10, EXAMPLES // 4), suppress_health_check=FIXTURE_CHECKS)
+@settings(max_examples=examples(50), suppress_health_check=FIXTURE_CHECKS)
 @given(bad=st.lists(LOG_INPUTS, min_size=1, max_size=4), position=st.integers(0, 4))
 def test_property_the_log_cli_names_each_bad_log_in_one_error_line(capsys, bad, position):
     """parse-keras-log with missing files, folders, empty, binary, non-JSON and JSON files of
@@ -815,7 +853,7 @@ GRADE_INPUTS = st.tuples(st.sampled_from(["empty folder", "folder without notebo
                          st.just(".ipynb"), st.binary(max_size=40), JSON)
 
 
-@settings(max_examples=max(10, EXAMPLES // 4), suppress_health_check=FIXTURE_CHECKS)
+@settings(max_examples=examples(50), suppress_health_check=FIXTURE_CHECKS)
 @given(inputs=st.lists(GRADE_INPUTS, min_size=1, max_size=4), missing=st.none() | st.integers(0, 4))
 def test_property_the_grade_cli_answers_bad_paths_and_files(capsys, inputs, missing):
     """python -m assignment_utils.grade: a missing path, or no notebook in the folders given, is
@@ -848,7 +886,7 @@ def test_property_the_grade_cli_answers_bad_paths_and_files(capsys, inputs, miss
             assert ("cannot read the notebook: " in line[0]) == unreadable, line
 
 
-@settings(max_examples=max(20, EXAMPLES // 2), suppress_health_check=FIXTURE_CHECKS)
+@settings(max_examples=examples(100), suppress_health_check=FIXTURE_CHECKS)
 @given(document=MISSHAPEN)
 # Each was a TypeError traceback out of the command line (grade.py's reading of the cells).
 @example(document={"cells": [{"cell_type": "code", "source": [None]}]})
@@ -871,9 +909,12 @@ def test_property_the_grade_cli_reads_misshapen_notebook_json_as_a_row(capsys, d
 OPTIONS = st.sampled_from(["missing value", "unknown", "missing folder", "a folder", "no format"])
 
 
-@settings(max_examples=max(6, EXAMPLES // 25), suppress_health_check=FIXTURE_CHECKS)
+@settings(max_examples=examples(8), suppress_health_check=FIXTURE_CHECKS)
 @given(command=st.sampled_from(["log", "grade"]), option=OPTIONS, name=NAMES,
        which=st.sampled_from(["--csv", "--plot"]))
+# grade wrote a PNG to 0.xyz and exited 0 (the log command refused it): both now save in the
+# suffix's format, through plots.finish_figure, and refuse one matplotlib cannot write.
+@example(command="grade", option="no format", name="0", which="--plot")
 def test_property_bad_option_values_exit_2_with_one_error_line(capsys, command, option, name, which):
     """A missing option value or an unknown option is argparse's usage error; an output file
     that cannot be written (no such folder, a folder, a format matplotlib lacks) is one

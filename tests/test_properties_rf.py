@@ -39,6 +39,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from profiles import examples
 from rf_helpers import theoretical_mask
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -268,13 +269,12 @@ def _support(model: keras.Model, layer: str) -> np.ndarray:
 
 
 # A Keras model takes about 0.05 s to build and 0.03 s to run on a 2-core CPU, so the properties run
-# a share of the loaded profile's examples (tests/conftest.py): the first half of them, the second,
+# a share of the loaded profile's examples (tests/profiles.py): the first half of them, the second,
 # which builds three models an example, a quarter (ci: 100 and 50 of 200, about 35 s for this file;
 # thorough: 2,500 and 1,250 of 5,000).
-EXAMPLES = settings().max_examples
 
 
-@settings(max_examples=EXAMPLES // 2)
+@settings(max_examples=examples(100))
 @given(networks(head=True))
 def test_output_sizes_are_the_real_shapes(net):
     model = net.build()
@@ -298,7 +298,7 @@ def _centre_on_padding() -> Net:
     return net
 
 
-@settings(max_examples=EXAMPLES // 4)
+@settings(max_examples=examples(50))
 @given(networks(linear=True))
 @example(_centre_on_padding())
 def test_fields_and_jumps_are_the_gradient_support(net):

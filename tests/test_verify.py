@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from assignment_utils import verify as verify_module
 from assignment_utils.data import SAMPLE_PATH
@@ -251,7 +252,7 @@ def _zip_of(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(content=st.one_of(
     st.binary(max_size=2000),
     st.dictionaries(st.sampled_from(["config.json", "metadata.json", "model.weights.h5"]),
@@ -269,7 +270,7 @@ def test_a_damaged_model_file_is_a_clear_error(record_beside, content):
         verify(model, data=SAMPLE_PATH, say=lambda _: None)
 
 
-@settings(max_examples=50)
+@settings(max_examples=examples(50))
 @given(content=st.one_of(st.binary(max_size=500),
                          st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
                                       lambda inner: st.lists(inner, max_size=3), max_leaves=5)
