@@ -20,6 +20,7 @@ import nbformat
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from assignment_utils.baselines import BASE_NETWORK_LAYERS, BASE_NETWORK_PARAMS
@@ -354,7 +355,7 @@ def test_execution_count_zero_and_missing_keep_the_cell_order(tmp_path):
     assert row["final_val_acc"] == 0.6 and "order" not in row["problems"]
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(runs=st.lists(st.tuples(st.booleans(), st.integers(1, 4), st.integers(0, 4)),
                      min_size=1, max_size=5))
 def test_property_the_last_run_of_the_students_own_model_is_graded(runs):

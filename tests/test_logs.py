@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from assignment_utils.log_cli import main
 from assignment_utils.logs import (
@@ -361,7 +362,7 @@ def test_all_epochs_cut_short_is_an_error():
 _VALUE = st.integers(0, 9999)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(
     epochs=st.lists(st.tuples(_VALUE, _VALUE, _VALUE, _VALUE), min_size=1, max_size=8),
     cuts=st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["point", "digits", "name"])),
