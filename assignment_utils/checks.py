@@ -44,13 +44,21 @@ def check_integer(name: str, value: object, minimum: int = 0, maximum: int | Non
 def check_real(name: str, value: object, allowed: str, ok: Callable[[float], bool],
                finite: bool = True) -> float:
     """``value`` as a Python float if it is a real number (:func:`is_real`; finite unless
-    ``finite`` is False, never NaN) that ``ok`` accepts; else ``ValueError`` naming ``name``,
-    what is ``allowed`` and the value."""
-    if not is_real(value) or math.isnan(value) or (finite and math.isinf(value)) \
-            or not ok(value):
+    ``finite`` is False, never NaN) that ``ok`` accepts, as a float; else ``ValueError`` naming
+    ``name``, what is ``allowed`` and the value. An int or Fraction beyond the float range is
+    infinite here, as it would be stored."""
+    number = _as_float(value) if is_real(value) else math.nan
+    if math.isnan(number) or (finite and math.isinf(number)) or not ok(number):
         raise ValueError(f"{name} must be a {'finite ' if finite else ''}number {allowed}, "
                          f"got {value!r}")
-    return float(value)
+    return number
+
+
+def _as_float(value: numbers.Real) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # float(10**400) raises rather than give infinity
+        return math.inf if value > 0 else -math.inf
 
 
 def check_path(name: str, path: object, none_means: str | None = None) -> None:

@@ -24,6 +24,7 @@ import math
 import os
 import pickle
 import re
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -88,6 +89,9 @@ def is_real(value) -> bool:
 
 
 def is_finite_real(value) -> bool:
+    """A real number that a float holds finitely (10**400 does not: float() overflows)."""
+    if isinstance(value, (int, np.integer, fractions.Fraction)) and is_real(value):
+        return abs(value) <= sys.float_info.max
     return is_real(value) and math.isfinite(value)
 
 
@@ -108,7 +112,7 @@ FLOATS = st.one_of(
     st.fractions(-2, 12, max_denominator=10))
 INTEGERS = st.one_of(
     st.integers(-3, 300), st.integers(-(2**70), 2**70),
-    st.sampled_from([2**31 - 1, 2**31, 2**32, 2**63]),
+    st.sampled_from([2**31 - 1, 2**31, 2**32, 2**63, 10**400, -(10**400)]),  # 10**400: no float
     st.integers(0, 100).map(np.int64), st.integers(-100, 100).map(np.int32),
     st.integers(0, 255).map(np.uint8), st.integers(0, 300).map(float))
 ANYTHING = st.one_of(JUNK, FLOATS, INTEGERS)
@@ -174,7 +178,7 @@ def config_problems(fields: dict) -> set[str]:
     # Decoupled weight decay multiplies the weights by 1 - learning_rate * weight_decay each step
     # (at the peak rate): at 1 or more it zeroes or flips them.
     rate, decay = fields.get("learning_rate", 0.2), fields.get("weight_decay", 8e-3)
-    if not {"learning_rate", "weight_decay"} & bad and rate * decay >= 1:
+    if not {"learning_rate", "weight_decay"} & bad and float(rate) * float(decay) >= 1:
         bad |= {"learning_rate", "weight_decay"} & set(fields) or {"weight_decay"}
     return bad
 
@@ -220,6 +224,7 @@ def config_fields(draw):
 @example({"seed": 2**31})                # PyTorch's seed generator takes int32 only
 @example({"weight_decay": 100.0})        # was accepted: every step would flip the weights' sign
 @example({"learning_rate": 9.0, "weight_decay": 0.2})
+@example({"weight_decay": 10**400})      # OverflowError from float(): no float holds it
 def test_train_config_accepts_exactly_the_documented_values(fields):
     bad = config_problems(fields)
     if bad:
