@@ -36,8 +36,9 @@ def test_benchmark_budget_stops_runs_and_says_so(tmp_path):
     assert table.note.str.startswith("not run").all() and table.seconds_per_epoch.isna().all()
     assert pd.read_csv(tmp_path / "b.csv").shape[0] == len(benchmark.DEFAULT_RUNS)
     # A run stopped after its first epoch has no steady-state time to report.
-    row = benchmark.benchmark_run("pipeline", "reference_model", data, 3, TrainConfig(),
-                                  deadline=0)
+    with pytest.warns(RuntimeWarning, match="batch_size=250 is larger than the 200 training images"):
+        row = benchmark.benchmark_run("pipeline", "reference_model", data, 3, TrainConfig(),
+                                      deadline=0)
     assert row["epochs"] == 1 and math.isnan(row["seconds_per_epoch"])
     assert row["note"] == "stopped by the time budget after 1 of 3 epochs"
 
