@@ -554,7 +554,7 @@ def dispatch_seconds(step: CompiledStep, repeats: int = 50) -> float:
 
 def trace_seconds(step: CompiledStep, repeats: int, directory: str | os.PathLike
                   ) -> tuple[pd.Series, float]:
-    """Seconds per operation (summed over its events in a ``jax.profiler`` trace of ``repeats``
+    """Seconds per operation (:func:`event_seconds` of a ``jax.profiler`` trace of ``repeats``
     executions, divided by ``repeats``), keyed by HLO instruction name, and the median wall
     seconds of an execution while traced. Operations that run in parallel threads overlap in the wall time."""
     import jax
@@ -568,11 +568,24 @@ def trace_seconds(step: CompiledStep, repeats: int, directory: str | os.PathLike
     with gzip.open(traces[-1]) as f:
         events = json.load(f)
     events = events["traceEvents"] if isinstance(events, dict) else events
+    return event_seconds(events) / repeats, wall
+
+
+def event_seconds(events: list[dict]) -> pd.Series:
+    """Seconds of the complete (``"ph": "X"``) events of a Chrome/Perfetto trace, summed by the
+    HLO instruction each ran (its ``args["hlo_op"]``, else its name). When the trace has a GPU
+    (a ``process_name`` starting ``/device:GPU``), only that GPU's events count: its kernels are
+    named by CUDA, not by HLO, and the host's launches of them carry the same ``hlo_op``."""
+    gpus = {event.get("pid") for event in events
+            if event.get("ph") == "M" and event.get("name") == "process_name"
+            and str((event.get("args") or {}).get("name", "")).startswith("/device:GPU")}
     durations: dict[str, float] = {}
     for event in events:
-        if event.get("ph") == "X" and "dur" in event:
-            durations[event["name"]] = durations.get(event["name"], 0.0) + event["dur"] * 1e-6
-    return pd.Series(durations) / repeats, wall
+        if event.get("ph") != "X" or "dur" not in event or (gpus and event.get("pid") not in gpus):
+            continue
+        name = (event.get("args") or {}).get("hlo_op", event["name"])
+        durations[name] = durations.get(name, 0.0) + event["dur"] * 1e-6
+    return pd.Series(durations, dtype="float64")
 
 
 def fit_step_seconds(trainer: keras.Model, batch: tuple[np.ndarray, np.ndarray], steps: int,

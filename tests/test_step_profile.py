@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assignment_utils.step_profile import (
-    DTYPE_BYTES, classify, hlo_op_table, layer_of, parse_hlo_module, parse_instruction,
-    phase_table, shape_bytes, step_batch)
+    DTYPE_BYTES, classify, event_seconds, hlo_op_table, layer_of, parse_hlo_module,
+    parse_instruction, phase_table, shape_bytes, step_batch)
 
 # A training step cut down by hand to one of each kind of operation XLA's CPU compiler emits for
 # a separable convolution and its BatchNorm: a depthwise convolution inside a fusion (its stack
@@ -193,6 +193,41 @@ def test_step_batch_repeats_images_and_one_hot_labels():
     assert y.dtype == np.float32 and y.argmax(1).tolist() == [2, 0, 1, 2, 0]
     with pytest.raises(ValueError, match="as many labels as images"):
         step_batch(images, np.array([1]), 2)
+
+
+def test_event_seconds_on_the_cpu_keys_by_hlo_op_and_sums():
+    """A CPU trace (no GPU process): every complete event counts, by its hlo_op or its name."""
+    events = [
+        {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/host:CPU"}},
+        {"ph": "X", "name": "fusion.3", "pid": 1, "dur": 250, "args": {"hlo_op": "fusion.3"}},
+        {"ph": "X", "name": "fusion.3", "pid": 1, "dur": 750, "args": {"hlo_op": "fusion.3"}},
+        {"ph": "X", "name": "convolution.1", "pid": 1, "dur": 2000},
+        {"ph": "i", "name": "fusion.3", "pid": 1},                      # an instant: no time
+        {"ph": "X", "name": "no duration", "pid": 1},
+    ]
+    seconds = event_seconds(events)
+    assert seconds.to_dict() == pytest.approx({"fusion.3": 0.001, "convolution.1": 0.002})
+
+
+def test_event_seconds_on_a_gpu_counts_the_kernels_by_their_hlo_op():
+    """A GPU trace: kernels are named by CUDA and keyed by their hlo_op; the host's launch events
+    of the same operation, and host-only events, are not counted again."""
+    events = [
+        {"ph": "M", "name": "process_name", "pid": 7, "args": {"name": "/device:GPU:0"}},
+        {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/host:CPU"}},
+        {"ph": "X", "name": "loop_add_fusion_2", "pid": 7, "dur": 40,
+         "args": {"hlo_op": "loop_add_fusion.2"}},
+        {"ph": "X", "name": "sm90_xmma_fprop_implicit_gemm", "pid": 7, "dur": 60,
+         "args": {"hlo_op": "convolution.5"}},
+        {"ph": "X", "name": "sm90_xmma_fprop_implicit_gemm", "pid": 7, "dur": 60,
+         "args": {"hlo_op": "convolution.5"}},
+        {"ph": "X", "name": "Thunk", "pid": 1, "dur": 500, "args": {"hlo_op": "convolution.5"}},
+        {"ph": "X", "name": "ExecuteHelper", "pid": 1, "dur": 900},
+    ]
+    seconds = event_seconds(events)
+    assert seconds.to_dict() == pytest.approx({"loop_add_fusion.2": 40e-6,
+                                               "convolution.5": 120e-6})
+    assert event_seconds([]).empty
 
 
 def test_bytes_agree_with_xla_cost_analysis():
