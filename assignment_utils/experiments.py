@@ -39,7 +39,7 @@ from assignment_utils.checks import check_path, is_integer
 from assignment_utils.data import (Cifar10, add_data_arguments, check_count, load_cifar10,
                                    train_val_split)
 from assignment_utils.evaluation import evaluate
-from assignment_utils.models import separable_net
+from assignment_utils.models import DTYPE_POLICIES, separable_net
 from assignment_utils.rules import EPOCHS_REQUIRED, IMAGE_SHAPE
 from assignment_utils.run_record import RUN_COLUMNS, run_row, write_summary
 from assignment_utils.training import TrainConfig, train
@@ -217,6 +217,10 @@ def _parser() -> _ArgumentParser:
     parser.add_argument("--bn-momentum", type=float, default=MODEL_DEFAULTS["bn_momentum"])
     parser.add_argument("--blocks", type=int, nargs="+", default=MODEL_DEFAULTS["blocks"],
                         help="residual blocks in every stage (one number) or per stage, e.g. 2 1 1")
+    parser.add_argument("--dtype-policy", choices=DTYPE_POLICIES,
+                        default=MODEL_DEFAULTS["dtype_policy"],
+                        help="float32, or bfloat16 activations (everywhere or outside the "
+                             "separable convolutions)")
     parser.add_argument("--output-root", default="runs/experiments")
     parser.add_argument("--out", default="results/runs.csv")
     parser.add_argument("--append", action="store_true",
@@ -254,7 +258,8 @@ def parse_command_line(argv: Sequence[str]) -> tuple[argparse.Namespace, TrainCo
                        args.append)
     model_kwargs = {"widths": tuple(args.widths), "stem_width": args.stem_width,
                     "kernel_size": args.kernel_size, "dropout": tuple(args.dropout),
-                    "bn_momentum": args.bn_momentum, "blocks": _one_or_per_stage(args.blocks)}
+                    "bn_momentum": args.bn_momentum, "blocks": _one_or_per_stage(args.blocks),
+                    "dtype_policy": args.dtype_policy}
     return args, config, model_kwargs
 
 

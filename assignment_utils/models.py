@@ -25,6 +25,9 @@ from assignment_utils.rules import NUM_CLASSES
 # Per-channel mean and standard deviation of the 50,000 CIFAR-10 training images, in 0-255 units.
 CIFAR10_MEAN = (125.307, 122.950, 113.865)
 CIFAR10_STD = (62.993, 62.089, 66.705)
+# Dtype policies of with_dtype_policy: float32 everywhere; Keras's mixed_bfloat16 (bfloat16
+# activations, float32 weights) in every layer; or everywhere but the separable convolutions.
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_bfloat16_outside_convs")
 
 
 def standardization(name: str = "standardize") -> layers.Normalization:
@@ -136,6 +139,7 @@ def separable_net(
     num_classes: int = NUM_CLASSES,
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
     name: str = "separable_net",
+    dtype_policy: str = "float32",
 ) -> keras.Model:
     """A residual network built from depthwise separable convolutions only.
 
@@ -148,7 +152,8 @@ def separable_net(
     rather than Keras's 0.99, so the moving statistics keep up with a schedule of a few thousand
     steps) and ReLU. The defaults (widths 48/96/128 at 32/16/8 px, two blocks at 32 px and one at
     16 and 8 px, pooled to 4x4; chosen on held-out images, ``results/selection.csv``) have 91,509
-    parameters.
+    parameters. ``dtype_policy`` is one of ``DTYPE_POLICIES`` (:func:`with_dtype_policy`); the
+    initial weights are the same under each.
 
     >>> separable_net().count_params()
     91509
@@ -182,6 +187,8 @@ def separable_net(
     bn_momentum = check_real("bn_momentum", bn_momentum, "in [0, 1)", lambda v: 0 <= v < 1)
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"name must be a non-empty str without '/', got {name!r}")
+    if dtype_policy not in DTYPE_POLICIES:
+        raise ValueError(f"dtype_policy must be one of {DTYPE_POLICIES}, got {dtype_policy!r}")
 
     inputs = keras.Input(input_shape, name="image")
     x = standardization()(inputs)
@@ -202,4 +209,25 @@ def separable_net(
     x = layers.SeparableConv2D(num_classes, 1, name="classifier")(x)
     x = layers.Flatten(name="logits")(x)
     outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return with_dtype_policy(keras.Model(inputs, outputs, name=name), dtype_policy)
+
+
+def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
+    """``model`` with its weights under ``policy`` (``DTYPE_POLICIES``): ``"float32"`` returns it
+    unchanged; the mixed ones clone it with every layer ``mixed_bfloat16`` (bfloat16 activations,
+    float32 weights) but the float32 output layer ``probabilities`` and, for
+    ``"mixed_bfloat16_outside_convs"``, the ``SeparableConv2D`` layers."""
+    if policy not in DTYPE_POLICIES:
+        raise ValueError(f"policy must be one of {DTYPE_POLICIES}, got {policy!r}")
+    if policy == "float32":
+        return model
+
+    def clone(layer: layers.Layer) -> layers.Layer:
+        keep = (layer.name == "probabilities" or policy == "mixed_bfloat16_outside_convs"
+                and isinstance(layer, layers.SeparableConv2D))
+        return layer.__class__.from_config(
+            {**layer.get_config(), "dtype": "float32" if keep else "mixed_bfloat16"})
+
+    cloned = keras.models.clone_model(model, clone_function=clone)
+    cloned.set_weights(model.get_weights())
+    return cloned

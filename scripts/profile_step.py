@@ -34,7 +34,7 @@ import pandas as pd  # noqa: E402
 
 from assignment_utils import step_profile as sp  # noqa: E402
 from assignment_utils.data import add_data_arguments, load_cifar10  # noqa: E402
-from assignment_utils.models import separable_net  # noqa: E402
+from assignment_utils.models import separable_net, with_dtype_policy  # noqa: E402
 from assignment_utils.training import TrainConfig, build_trainer  # noqa: E402
 
 STEPS_COLUMNS = ["backend", "variant", "batch_size", "measure", "value", "unit", "runs",
@@ -62,24 +62,9 @@ def build(config: TrainConfig, policy: str, seed: int = 0) -> tuple[keras.Model,
     ``mixed_bfloat16`` (every layer) or ``mixed_bfloat16_outside_convs`` (float32 separable
     convolutions, bfloat16 elsewhere); weights from ``seed``, the same for every policy."""
     keras.utils.set_random_seed(seed)
-    model = with_policy(separable_net(), policy)
+    model = separable_net(dtype_policy=policy)
     steps_per_epoch = 50_000 // config.batch_size
     return model, build_trainer(model, config, steps_per_epoch)
-
-
-def with_policy(model: keras.Model, policy: str) -> keras.Model:
-    """``model`` with the same weights under a dtype policy (``build``); float32 as it is."""
-    if policy == "float32":
-        return model
-
-    def clone(layer):
-        keep = policy.endswith("outside_convs") and isinstance(layer, keras.layers.SeparableConv2D)
-        dtype = "float32" if keep or layer.name == "probabilities" else "mixed_bfloat16"
-        return layer.__class__.from_config({**layer.get_config(), "dtype": dtype})
-
-    clone_ = keras.models.clone_model(model, clone_function=clone)
-    clone_.set_weights(model.get_weights())
-    return clone_
 
 
 def relative(a, b) -> float:
@@ -234,7 +219,7 @@ def compare_trained(args, data, record: Recorder) -> None:
     for policy in args.policies:
         if policy == "float32":
             continue
-        probabilities = with_policy(trained, policy).predict(images, batch_size=250, verbose=0)
+        probabilities = with_dtype_policy(trained, policy).predict(images, batch_size=250, verbose=0)
         record.add("inference: test accuracy", float(np.mean(probabilities.argmax(1) == labels)),
                    "share", policy, note=note)
         record.add("inference: max |probability - float32's|",

@@ -186,6 +186,7 @@ def test_a_bad_candidates_file_stops_the_campaign_before_it_starts(tmp_path, wor
     assert not (tmp_path / "out").exists()
 
 
-def test_committed_candidates_are_valid(gpu_campaign):
-    """Every candidate of ``results/candidates.txt`` passes the checks above."""
-    assert len(gpu_campaign.read_candidates(ROOT / "results" / "candidates.txt")) >= 1
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "results").glob("candidates*.txt")))
+def test_committed_candidates_are_valid(gpu_campaign, name):
+    """Every candidate of every committed ``results/candidates*.txt`` passes the checks above."""
+    assert len(gpu_campaign.read_candidates(ROOT / "results" / name)) >= 1

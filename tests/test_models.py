@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from assignment_utils.models import CIFAR10_MEAN, reference_model, separable_net
+from assignment_utils.models import (CIFAR10_MEAN, DTYPE_POLICIES, reference_model,
+                                     separable_net, with_dtype_policy)
 
 FORBIDDEN = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Dense)
 
@@ -91,7 +92,41 @@ def test_models_standardize_raw_pixels_themselves(build):
     ({"blocks": 1.5}, "blocks"),
     ({"blocks": (True, 1, 1)}, "blocks"),
     ({"widths": (8,) * 7}, "fewer widths"),
+    ({"dtype_policy": "bfloat16"}, "dtype_policy must be one of"),
+    ({"dtype_policy": None}, "dtype_policy must be one of"),
 ])
 def test_separable_net_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         separable_net(**kwargs)
+
+
+@pytest.mark.parametrize("policy", DTYPE_POLICIES)
+def test_separable_net_dtype_policies(policy):
+    """Each policy: the same initial weights (float32 variables), the layers' compute dtypes as
+    the policy says (SeparableConv2D float32 outside the convolutions, the softmax always float32),
+    and float32 probabilities that sum to one."""
+    keras.utils.set_random_seed(3)
+    reference = separable_net(widths=(8, 16, 16), stem_width=8)
+    keras.utils.set_random_seed(3)
+    model = separable_net(widths=(8, 16, 16), stem_width=8, dtype_policy=policy)
+    assert model.count_params() == reference.count_params()
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    computes = {layer.name: layer.compute_dtype for layer in _layers(model)}
+    assert computes["probabilities"] == "float32"
+    separable = [layer for layer in _layers(model) if isinstance(layer, keras.layers.SeparableConv2D)]
+    batch_norms = [layer for layer in _layers(model)
+                   if isinstance(layer, keras.layers.BatchNormalization)]
+    expected_conv = "bfloat16" if policy == "mixed_bfloat16" else "float32"
+    expected_rest = "float32" if policy == "float32" else "bfloat16"
+    assert {layer.compute_dtype for layer in separable} == {expected_conv}
+    assert {layer.compute_dtype for layer in batch_norms} == {expected_rest}
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("float32")
+    probabilities = keras.ops.convert_to_numpy(model(images, training=False))
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(1), 1, rtol=1e-5)
+
+
+def test_with_dtype_policy_rejects_an_unknown_policy():
+    with pytest.raises(ValueError, match="policy must be one of"):
+        with_dtype_policy(separable_net(), "float16")
