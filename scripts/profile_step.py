@@ -88,21 +88,21 @@ def first_step(step: sp.CompiledStep, initial: tuple, repeats: int) -> tuple[lis
     return times, first
 
 
-def traced_seconds(args, step: sp.CompiledStep, ops: pd.DataFrame, record: Recorder,
+def traced_seconds(step: sp.CompiledStep, repeats: int, ops: pd.DataFrame, record: Recorder,
                    variant: str, batch_size: int) -> pd.Series | None:
-    """Seconds per operation of ``step`` from a ``jax.profiler`` trace, with its rows; None,
-    and a row saying why, where the machine's profiler fails (the bytes, FLOPs and step times
-    are measured without it)."""
+    """Seconds per operation of ``step`` from a ``jax.profiler`` trace of ``repeats`` runs, with
+    its rows; None, and a row saying why, where the machine's profiler fails (the bytes, FLOPs
+    and step times are measured without it)."""
     try:
         with tempfile.TemporaryDirectory() as trace_dir:
-            seconds, wall = sp.trace_seconds(step, args.trace_repeats, trace_dir)
+            seconds, wall = sp.trace_seconds(step, repeats, trace_dir)
     except Exception as error:  # noqa: BLE001 (reported as a row, and the profile goes on)
         record.add("step wall, traced", float("nan"), "s", variant, batch_size,
                    note=f"trace failed: {type(error).__name__}: {error}"[:300])
         return None
-    record.add("step wall, traced", wall, "s", variant, batch_size, runs=args.trace_repeats)
+    record.add("step wall, traced", wall, "s", variant, batch_size, runs=repeats)
     record.add("traced operation seconds, summed", float(seconds.reindex(ops.name).sum()), "s",
-               variant, batch_size, runs=args.trace_repeats,
+               variant, batch_size, runs=repeats,
                note="CPU: threads overlap; GPU: kernel time")
     return seconds
 
@@ -127,7 +127,8 @@ def profile_jax(args, data, record: Recorder, out: Path) -> None:
     ops = sp.hlo_op_table(step.hlo_text())
     if args.keep_ops:
         ops.to_csv(out / "ops_float32.csv.gz", index=False)
-    seconds = traced_seconds(args, step, ops, record, "float32", config.batch_size)
+    seconds = traced_seconds(step, args.trace_repeats, ops, record, "float32",
+                             config.batch_size)
     phases = [sp.phase_table(ops, seconds).assign(variant="float32")]
     times, (logs_f32, state_f32) = first_step(step, initial, args.repeats)
     record.add("jitted step wall (median)", float(np.median(times)), "s",
@@ -161,7 +162,8 @@ def profile_jax(args, data, record: Recorder, out: Path) -> None:
                    config.batch_size)
         record.add("XLA compile", step_b.compile_seconds, "s", policy, config.batch_size)
         ops_b = sp.hlo_op_table(step_b.hlo_text())
-        seconds_b = traced_seconds(args, step_b, ops_b, record, policy, config.batch_size)
+        seconds_b = traced_seconds(step_b, args.trace_repeats, ops_b, record, policy,
+                                   config.batch_size)
         phases.append(sp.phase_table(ops_b, seconds_b).assign(variant=policy))
         times_b, (logs_b, state_b) = first_step(step_b, initial, args.repeats)
         record.add("jitted step wall (median)", float(np.median(times_b)), "s", policy,
@@ -219,7 +221,8 @@ def compare_trained(args, data, record: Recorder) -> None:
     for policy in args.policies:
         if policy == "float32":
             continue
-        probabilities = with_dtype_policy(trained, policy).predict(images, batch_size=250, verbose=0)
+        probabilities = with_dtype_policy(trained, policy).predict(images, batch_size=250,
+                                                                   verbose=0)
         record.add("inference: test accuracy", float(np.mean(probabilities.argmax(1) == labels)),
                    "share", policy, note=note)
         record.add("inference: max |probability - float32's|",

@@ -114,7 +114,8 @@ def test_separable_net_dtype_policies(policy):
         assert a.dtype == b.dtype and np.array_equal(a, b)
     computes = {layer.name: layer.compute_dtype for layer in _layers(model)}
     assert computes["probabilities"] == "float32"
-    separable = [layer for layer in _layers(model) if isinstance(layer, keras.layers.SeparableConv2D)]
+    separable = [layer for layer in _layers(model)
+                 if isinstance(layer, keras.layers.SeparableConv2D)]
     batch_norms = [layer for layer in _layers(model)
                    if isinstance(layer, keras.layers.BatchNormalization)]
     expected_conv = "bfloat16" if policy == "mixed_bfloat16" else "float32"
