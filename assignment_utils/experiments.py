@@ -39,7 +39,7 @@ from assignment_utils.checks import check_path, is_integer
 from assignment_utils.data import (Cifar10, add_data_arguments, check_count, load_cifar10,
                                    train_val_split)
 from assignment_utils.evaluation import evaluate
-from assignment_utils.models import DTYPE_POLICIES, separable_net
+from assignment_utils.models import DTYPE_POLICIES, SEPARABLE_IMPLEMENTATIONS, separable_net
 from assignment_utils.rules import EPOCHS_REQUIRED, IMAGE_SHAPE
 from assignment_utils.run_record import RUN_COLUMNS, run_row, write_summary
 from assignment_utils.training import TrainConfig, train
@@ -221,6 +221,10 @@ def _parser() -> _ArgumentParser:
                         default=MODEL_DEFAULTS["dtype_policy"],
                         help="float32, or bfloat16 activations (everywhere or outside the "
                              "separable convolutions)")
+    parser.add_argument("--separable-impl", choices=tuple(SEPARABLE_IMPLEMENTATIONS),
+                        default=MODEL_DEFAULTS["separable_impl"],
+                        help="Keras's SeparableConv2D, or the same function as shifted products "
+                             "and a matrix product (ShiftedSeparableConv2D)")
     parser.add_argument("--output-root", default="runs/experiments")
     parser.add_argument("--out", default="results/runs.csv")
     parser.add_argument("--append", action="store_true",
@@ -259,7 +263,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[argparse.Namespace, TrainCo
     model_kwargs = {"widths": tuple(args.widths), "stem_width": args.stem_width,
                     "kernel_size": args.kernel_size, "dropout": tuple(args.dropout),
                     "bn_momentum": args.bn_momentum, "blocks": _one_or_per_stage(args.blocks),
-                    "dtype_policy": args.dtype_policy}
+                    "dtype_policy": args.dtype_policy, "separable_impl": args.separable_impl}
     return args, config, model_kwargs
 
 

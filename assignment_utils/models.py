@@ -21,6 +21,7 @@ from keras import layers
 from assignment_utils.checks import check_integer, check_real, is_integer, is_real
 from assignment_utils.rules import IMAGE_SHAPE as INPUT_SHAPE
 from assignment_utils.rules import NUM_CLASSES
+from assignment_utils.shifted_conv import ShiftedSeparableConv2D, unsupported_settings
 
 # Per-channel mean and standard deviation of the 50,000 CIFAR-10 training images, in 0-255 units.
 CIFAR10_MEAN = (125.307, 122.950, 113.865)
@@ -28,6 +29,10 @@ CIFAR10_STD = (62.993, 62.089, 66.705)
 # Dtype policies of with_dtype_policy: float32 everywhere; Keras's mixed_bfloat16 (bfloat16
 # activations, float32 weights) in every layer; or everywhere but the separable convolutions.
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_bfloat16_outside_convs")
+# How separable_net's separable convolutions are computed: Keras's SeparableConv2D (two
+# convolutions) or ShiftedSeparableConv2D (the same function as shifted products and a matrix
+# product, which XLA can fuse); the layer class of each.
+SEPARABLE_IMPLEMENTATIONS = {"keras": layers.SeparableConv2D, "shifted": ShiftedSeparableConv2D}
 
 
 def standardization(name: str = "standardize") -> layers.Normalization:
@@ -122,9 +127,9 @@ def reference_model(input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Se
     )
 
 
-def _separable_bn_relu(x, filters: int, kernel_size: int, name: str, bn_momentum: float):
-    x = layers.SeparableConv2D(filters, kernel_size, padding="same", use_bias=False,
-                               name=f"{name}_sepconv")(x)
+def _separable_bn_relu(x, filters: int, kernel_size: int, name: str, bn_momentum: float,
+                       separable: type[layers.SeparableConv2D]):
+    x = separable(filters, kernel_size, padding="same", use_bias=False, name=f"{name}_sepconv")(x)
     x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
@@ -140,6 +145,7 @@ def separable_net(
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
     name: str = "separable_net",
     dtype_policy: str = "float32",
+    separable_impl: str = "keras",
 ) -> keras.Model:
     """A residual network built from depthwise separable convolutions only.
 
@@ -152,7 +158,8 @@ def separable_net(
     rather than Keras's 0.99, so the moving statistics keep up with a schedule of a few thousand
     steps) and ReLU. The defaults (widths 48/96/128 at 32/16/8 px, two blocks at 32 px and one at
     16 and 8 px, pooled to 4x4; chosen on held-out images, ``results/selection.csv``) have 91,509
-    parameters. ``dtype_policy`` is one of ``DTYPE_POLICIES`` (:func:`with_dtype_policy`); the
+    parameters. ``dtype_policy`` is one of ``DTYPE_POLICIES`` (:func:`with_dtype_policy`) and
+    ``separable_impl`` one of ``SEPARABLE_IMPLEMENTATIONS`` (:func:`with_separable_impl`); the
     initial weights are the same under each.
 
     >>> separable_net().count_params()
@@ -189,24 +196,30 @@ def separable_net(
         raise ValueError(f"name must be a non-empty str without '/', got {name!r}")
     if dtype_policy not in DTYPE_POLICIES:
         raise ValueError(f"dtype_policy must be one of {DTYPE_POLICIES}, got {dtype_policy!r}")
+    if separable_impl not in SEPARABLE_IMPLEMENTATIONS:
+        raise ValueError(f"separable_impl must be one of {tuple(SEPARABLE_IMPLEMENTATIONS)}, got "
+                         f"{separable_impl!r}")
+    separable = SEPARABLE_IMPLEMENTATIONS[separable_impl]
 
     inputs = keras.Input(input_shape, name="image")
     x = standardization()(inputs)
-    x = _separable_bn_relu(x, stem_width, kernel_size, "stem", bn_momentum)
+    x = _separable_bn_relu(x, stem_width, kernel_size, "stem", bn_momentum, separable)
     for stage, (width, rate, count) in enumerate(zip(widths, dropout, counts), start=1):
-        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_proj", bn_momentum)
+        x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_proj", bn_momentum,
+                               separable)
         for block in range(1, count + 1):
             # The first block's names are those of the one-block model (saved models, tables).
             res, add = (("res", "add") if block == 1 else (f"res{block}", f"add{block}"))
             shortcut = x
-            x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_{res}_a", bn_momentum)
-            x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_{res}_b", bn_momentum)
+            for half in ("a", "b"):
+                x = _separable_bn_relu(x, width, kernel_size, f"stage{stage}_{res}_{half}",
+                                       bn_momentum, separable)
             x = layers.Add(name=f"stage{stage}_{add}")([shortcut, x])
         if rate:
             x = layers.Dropout(rate, name=f"stage{stage}_dropout")(x)
         x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
     x = layers.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
-    x = layers.SeparableConv2D(num_classes, 1, name="classifier")(x)
+    x = separable(num_classes, 1, name="classifier")(x)
     x = layers.Flatten(name="logits")(x)
     outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
     return with_dtype_policy(keras.Model(inputs, outputs, name=name), dtype_policy)
@@ -229,5 +242,36 @@ def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
             {**layer.get_config(), "dtype": "float32" if keep else "mixed_bfloat16"})
 
     cloned = keras.models.clone_model(model, clone_function=clone)
+    cloned.set_weights(model.get_weights())
+    return cloned
+
+
+def with_separable_impl(model: keras.Model, impl: str) -> keras.Model:
+    """``model`` with its top-level separable convolutions computed by ``impl`` (a key of
+    ``SEPARABLE_IMPLEMENTATIONS``), weights and everything else kept: ``model`` itself where
+    none is to be swapped, else a clone. ``"keras"`` gives a model that loads without this
+    package (``train`` saves that one). Only layers of exactly the two classes are swapped; for
+    ``"shifted"``, only those it computes (``shifted_conv.unsupported_settings``: strides,
+    dilation and the rest stay Keras's). Sequential and functional models only: a subclassed
+    model that holds a layer to swap is refused."""
+    if impl not in SEPARABLE_IMPLEMENTATIONS:
+        raise ValueError(f"impl must be one of {tuple(SEPARABLE_IMPLEMENTATIONS)}, got {impl!r}")
+    wanted = SEPARABLE_IMPLEMENTATIONS[impl]
+    swapped = set(SEPARABLE_IMPLEMENTATIONS.values()) - {wanted}
+
+    def swaps(layer: layers.Layer) -> bool:
+        return type(layer) in swapped and (impl != "shifted" or not unsupported_settings(layer))
+
+    if not any(swaps(layer) for layer in model.layers):
+        return model
+
+    def clone(layer: layers.Layer) -> layers.Layer:
+        return (wanted if swaps(layer) else layer.__class__).from_config(layer.get_config())
+
+    try:
+        cloned = keras.models.clone_model(model, clone_function=clone)
+    except ValueError:  # Keras clones layer by layer only Sequential and functional models
+        raise ValueError(f"{model.name} is a subclassed model, whose layers Keras cannot swap: "
+                         f"build it with {wanted.__name__} layers instead") from None
     cloned.set_weights(model.get_weights())
     return cloned

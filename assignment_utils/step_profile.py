@@ -271,7 +271,8 @@ def classify(op_name: str, function: str, has_convolution: bool) -> tuple[str, s
     """``(phase, pass)`` of an operation from its name scope (``op_name``: Keras layer names under
     ``jvp(...)`` for the forward pass, ``transpose(jvp(...))`` for the backward pass) and the
     innermost function that emitted it (``depthwise_conv`` and ``conv`` of Keras's JAX backend
-    make a separable convolution's two halves)."""
+    make a separable convolution's two halves; ``ShiftedSeparableConv2D`` names them as scopes,
+    ``depthwise_conv`` and ``pointwise_conv``)."""
     if "transpose(" in op_name:
         direction = "backward"
     elif "jvp(" in op_name:
@@ -280,8 +281,10 @@ def classify(op_name: str, function: str, has_convolution: bool) -> tuple[str, s
         return "optimizer update", "update"
     else:
         direction = "other"
-    if function == "depthwise_conv":
+    if function == "depthwise_conv" or "/depthwise_conv/" in op_name:
         return "depthwise conv", direction
+    if "/pointwise_conv/" in op_name:
+        return "pointwise conv", direction
     if function == "conv" and (has_convolution or "_sepconv/" in op_name
                                or "classifier/" in op_name):
         return "pointwise conv", direction

@@ -33,7 +33,7 @@ from assignment_utils.augment import MAX_SEED, CifarAugment
 from assignment_utils.checks import check_integer, check_path, check_real, is_integer
 from assignment_utils.data import check_labels
 from assignment_utils.logs import read_csv_log
-from assignment_utils.models import CIFAR10_MEAN, check_images
+from assignment_utils.models import CIFAR10_MEAN, check_images, with_separable_impl
 from assignment_utils.rules import EPOCHS_REQUIRED
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -418,6 +418,10 @@ def train(
                       f"training images: every epoch is one batch of {len(x_train)}",
                       RuntimeWarning, stacklevel=2)
 
+    # model.keras holds Keras's own SeparableConv2D (same weights), so it loads without this
+    # package; converted now, so that a model that cannot be is refused before any file is
+    # written, and before build_trainer seeds the run (cloning draws initial weights).
+    saved = with_separable_impl(model, "keras")
     # Checks max_shift and cutout against the images, before any file is written.
     trainer = build_trainer(model, config, math.ceil(len(x_train) / config.batch_size))
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -438,7 +442,9 @@ def train(
                    keras.callbacks.CSVLogger(str(log_path), append=True),
                    EpochCheckpoint(checkpoint_dir),
                    *callbacks])
-    model.save(output_dir / "model.keras")
+    if saved is not model:
+        saved.set_weights(model.get_weights())
+    saved.save(output_dir / "model.keras")
     history = read_csv_log(log_path)
     checkpointed, _ = _checkpoint_pointer(checkpoint_dir)
     if len(history) != checkpointed:

@@ -20,8 +20,12 @@ another: the run's ``summary.json`` (:func:`~assignment_utils.run_record.write_s
 3. a table gives recorded, measured and difference for the parameter count and both accuracies,
    then the layer types, the backend and the seconds.
 
-On a CPU, JAX and PyTorch take minutes where TensorFlow takes under a minute, for reasons
-upstream (``SLOW_ON_CPU``); the command says so as it starts on them, and names TensorFlow.
+On JAX on a CPU, where XLA's depthwise convolution is slow (jax-ml/jax#23713), the model is
+scored with its separable convolutions as
+:class:`~assignment_utils.shifted_conv.ShiftedSeparableConv2D` (the same function from the same
+weights, without convolutions; the rules are checked on the model as saved), and the report says
+how many. On a CPU, PyTorch takes minutes where TensorFlow takes under a minute, for a reason
+upstream (``SLOW_ON_CPU``); the command says so as it starts, and names TensorFlow.
 
 Exit status: 0 when both recorded accuracies, ``final_val_acc`` (single view; the notebook
 validates on the test set) and ``tta_val_acc`` (flip-averaged), are reproduced within
@@ -65,13 +69,14 @@ FIGURES = (("single view", "final_val_acc", "accuracy"),
 # seconds the whole command took on the 10,000 test images on the project's 2-core CPU (Keras
 # 3.15.1, the committed model, measured one after another on 2026-12-03), and why.
 SLOW_ON_CPU = {
-    "jax": (417, ("XLA's CPU depthwise (grouped) convolution is slow, a known upstream weakness: "
-                  "https://github.com/jax-ml/jax/issues/23713")),
     "torch": (271, ("Keras's torch backend converts every convolution's input and output between "
                     "channels-last and channels-first: "
                     "https://github.com/keras-team/keras/issues/18457")),
 }
 TENSORFLOW_SECONDS = 50  # the same, on TensorFlow
+# Why JAX on a CPU scores with ShiftedSeparableConv2D (module doc).
+SLOW_XLA_CPU_CONVOLUTION = ("XLA's CPU depthwise (grouped) convolution is slow: "
+                            "https://github.com/jax-ml/jax/issues/23713")
 
 
 class CannotVerify(Exception):
@@ -120,6 +125,7 @@ class Verification:
     data: str
     figures: tuple[Figure, ...]
     seconds: dict[str, float]
+    shifted_layers: int = 0  # separable convolutions scored as ShiftedSeparableConv2D
 
     @property
     def reproduced(self) -> bool:
@@ -181,7 +187,8 @@ def verify(model: str | os.PathLike, record: str | os.PathLike | None = None,
     images = len(cifar.y_test)
 
     step = time.perf_counter()
-    result = evaluate(loaded, cifar.x_test, cifar.y_test)
+    scored, shifted_layers = _scoring_model(loaded, backend, device, say)
+    result = evaluate(scored, cifar.x_test, cifar.y_test)
     seconds["scoring"] = time.perf_counter() - step
     figures = tuple(Figure(name, summary[field], getattr(result, attribute))
                     for name, field, attribute in FIGURES if field in summary)
@@ -189,7 +196,7 @@ def verify(model: str | os.PathLike, record: str | os.PathLike | None = None,
     return Verification(model=model, record=record, summary=summary, params=params,
                         layer_types=_layer_types(loaded), backend=backend, device=device,
                         images=images, data=_data_source(data), figures=figures,
-                        seconds=seconds)
+                        seconds=seconds, shifted_layers=shifted_layers)
 
 
 def format_report(verification: Verification) -> str:
@@ -210,7 +217,9 @@ def format_report(verification: Verification) -> str:
     lines += [
         "layer types: " + ", ".join(f"{kind} x{count}" for kind, count in
                                     v.layer_types.most_common()),
-        f"backend: {v.backend} on {v.device}; data: {v.images:,} test images, {v.data}",
+        f"backend: {v.backend} on {v.device}"
+        + (f", {v.shifted_layers} separable convolutions scored as ShiftedSeparableConv2D"
+           if v.shifted_layers else "") + f"; data: {v.images:,} test images, {v.data}",
         f"seconds: {v.seconds['total']:.1f} ({steps})",
     ]
     missing = [f"{name} ({field})" for name, field, _ in FIGURES if field not in v.summary]
@@ -366,6 +375,29 @@ def _data_source(data: str | os.PathLike | None) -> str:
     if os.environ.get(ENV_VAR):
         return f"{Path(os.environ[ENV_VAR]).name} (${ENV_VAR})"
     return "Keras's download"
+
+
+def _scoring_model(model: Any, backend: str, device: str, say: Callable[[str], None]
+                   ) -> tuple[Any, int]:
+    """The model to score and how many of its separable convolutions are
+    ``ShiftedSeparableConv2D``: on JAX on a CPU, ``model`` with every top-level one that layer
+    computes swapped in (the same weights); elsewhere ``model`` itself, and 0."""
+    if backend != "jax" or device != "CPU":
+        return model, 0
+    from assignment_utils.models import with_separable_impl
+    from assignment_utils.shifted_conv import ShiftedSeparableConv2D
+
+    try:
+        scored = with_separable_impl(model, "shifted")
+    except ValueError as error:  # a subclassed model
+        say(f"note: scoring with the model's own layers, slow on this CPU ({error})")
+        return model, 0
+    count = sum(isinstance(layer, ShiftedSeparableConv2D) for layer in scored.layers)
+    if count:
+        say(f"note: {SLOW_XLA_CPU_CONVOLUTION}; so {count} separable convolutions are scored as "
+            "ShiftedSeparableConv2D, the same function from the same weights without "
+            "convolutions")
+    return scored, count
 
 
 def _warn_if_slow(backend: str, device: str, say: Callable[[str], None]) -> None:

@@ -5,7 +5,9 @@ On JAX (``KERAS_BACKEND=jax``): XLA's cost analysis and the optimized HLO of the
 (bytes and FLOPs by phase, forward and backward; ``assignment_utils.step_profile``), a
 ``jax.profiler`` trace of it (seconds by phase), the inference step's cost, the step in
 bfloat16 activations (Keras's ``mixed_bfloat16``, everywhere or outside the separable
-convolutions) against float32 from the same state, step times at several batch sizes, and the
+convolutions) and with the separable convolutions as ``ShiftedSeparableConv2D`` (shifted
+products and a matrix product), each against float32 with Keras's layers from the same state,
+step times at several batch sizes, and the
 host's share (the batch iterator, the call, the per-epoch checkpoint). On any other backend:
 the wall time per step of ``fit`` at each batch size. Rows go to ``OUT/phases.csv`` (JAX) and
 ``OUT/steps.csv`` (every measurement, one a row; a run on another backend replaces that
@@ -34,7 +36,8 @@ import pandas as pd  # noqa: E402
 
 from assignment_utils import step_profile as sp  # noqa: E402
 from assignment_utils.data import add_data_arguments, load_cifar10  # noqa: E402
-from assignment_utils.models import separable_net, with_dtype_policy  # noqa: E402
+from assignment_utils.models import (SEPARABLE_IMPLEMENTATIONS, separable_net,  # noqa: E402
+                                     with_dtype_policy, with_separable_impl)
 from assignment_utils.training import TrainConfig, build_trainer  # noqa: E402
 
 STEPS_COLUMNS = ["backend", "variant", "batch_size", "measure", "value", "unit", "runs",
@@ -57,14 +60,27 @@ class Recorder:
               f"{measure}: {value:.6g} {unit} {note}", flush=True)
 
 
-def build(config: TrainConfig, policy: str, seed: int = 0) -> tuple[keras.Model, keras.Model]:
-    """``(model, trainer)`` of the render's model under a dtype policy: ``float32``,
-    ``mixed_bfloat16`` (every layer) or ``mixed_bfloat16_outside_convs`` (float32 separable
-    convolutions, bfloat16 elsewhere); weights from ``seed``, the same for every policy."""
+def build(config: TrainConfig, policy: str, impl: str = "keras", seed: int = 0
+          ) -> tuple[keras.Model, keras.Model]:
+    """``(model, trainer)`` of the render's model under a dtype policy (``float32``,
+    ``mixed_bfloat16`` in every layer, or ``mixed_bfloat16_outside_convs``: float32 separable
+    convolutions, bfloat16 elsewhere) and a separable implementation (``keras`` or
+    ``shifted``); weights from ``seed``, the same for every variant."""
     keras.utils.set_random_seed(seed)
-    model = separable_net(dtype_policy=policy)
+    model = separable_net(dtype_policy=policy, separable_impl=impl)
     steps_per_epoch = 50_000 // config.batch_size
     return model, build_trainer(model, config, steps_per_epoch)
+
+
+def variant_name(policy: str, impl: str) -> str:
+    """``float32``, ``mixed_bfloat16``, ...; ``float32, shifted`` with ShiftedSeparableConv2D."""
+    return policy if impl == "keras" else f"{policy}, {impl}"
+
+
+def variants(args) -> list[tuple[str, str]]:
+    """Every ``(policy, impl)`` asked for but the base, float32 with Keras's layers."""
+    return [(policy, impl) for impl in args.separable_impls for policy in args.policies
+            if (policy, impl) != ("float32", "keras")]
 
 
 def relative(a, b) -> float:
@@ -151,11 +167,10 @@ def profile_jax(args, data, record: Recorder, out: Path) -> None:
 
     probe = data.x_test[:args.predict_images]
     probabilities_f32 = model.predict(probe, batch_size=config.batch_size, verbose=0)
-    for policy in args.policies:
-        if policy == "float32":
-            continue
-        model_b, trainer_b = build(config, policy)
+    for policy, impl in variants(args):
+        model_b, trainer_b = build(config, policy, impl)
         step_b = sp.compiled_step(trainer_b, batch, state=initial)
+        policy = variant_name(policy, impl)
         cost_b = step_b.cost()
         record.add("XLA cost analysis: flops", cost_b["flops"], "FLOP", policy, config.batch_size)
         record.add("XLA cost analysis: bytes accessed", cost_b["bytes accessed"], "bytes", policy,
@@ -211,18 +226,17 @@ def profile_jax(args, data, record: Recorder, out: Path) -> None:
 
 
 def compare_trained(args, data, record: Recorder) -> None:
-    """Predictions of a trained model (``--trained``) under each policy against float32's."""
+    """Predictions of a trained model (``--trained``) in each variant against float32's."""
     trained = keras.saving.load_model(args.trained)
     images, labels = data.x_test[:args.predict_images], data.y_test[:args.predict_images]
     reference = trained.predict(images, batch_size=250, verbose=0)
     note = f"{len(images)} test images, trained weights ({Path(args.trained).name})"
     record.add("inference: test accuracy", float(np.mean(reference.argmax(1) == labels)),
                "share", note=note)
-    for policy in args.policies:
-        if policy == "float32":
-            continue
-        probabilities = with_dtype_policy(trained, policy).predict(images, batch_size=250,
-                                                                   verbose=0)
+    for policy, impl in variants(args):
+        probabilities = with_separable_impl(with_dtype_policy(trained, policy), impl).predict(
+            images, batch_size=250, verbose=0)
+        policy = variant_name(policy, impl)
         record.add("inference: test accuracy", float(np.mean(probabilities.argmax(1) == labels)),
                    "share", policy, note=note)
         record.add("inference: max |probability - float32's|",
@@ -232,12 +246,13 @@ def compare_trained(args, data, record: Recorder) -> None:
 
 
 def profile_fit(args, data, record: Recorder) -> None:
-    for batch_size in args.batch_sizes:
+    for batch_size, impl in [(b, i) for b in args.batch_sizes for i in args.separable_impls]:
         config = TrainConfig(batch_size=batch_size)
-        _, trainer = build(config, "float32")
+        _, trainer = build(config, "float32", impl)
         batch = sp.step_batch(data.x_train, data.y_train, batch_size)
         per_step = sp.fit_step_seconds(trainer, batch, args.fit_steps, args.fit_epochs)
-        record.add("fit wall per step", float(np.median(per_step)), "s", batch_size=batch_size,
+        record.add("fit wall per step", float(np.median(per_step)), "s",
+                   variant_name("float32", impl), batch_size=batch_size,
                    runs=len(per_step) * args.fit_steps,
                    note=f"median of {len(per_step)} epochs of {args.fit_steps} steps; "
                         "steps_per_execution = the epoch, as train(); no validation")
@@ -251,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", nargs="+", default=[
         "float32", "mixed_bfloat16", "mixed_bfloat16_outside_convs"],
         choices=["float32", "mixed_bfloat16", "mixed_bfloat16_outside_convs"])
+    parser.add_argument("--separable-impls", nargs="+", default=list(SEPARABLE_IMPLEMENTATIONS),
+                        choices=list(SEPARABLE_IMPLEMENTATIONS),
+                        help="keras: SeparableConv2D; shifted: ShiftedSeparableConv2D")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of a jitted step")
     parser.add_argument("--trace-repeats", type=int, default=1)
     parser.add_argument("--fit-steps", type=int, default=2,

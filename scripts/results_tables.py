@@ -133,10 +133,13 @@ def runs_table(runs: pd.DataFrame) -> str:
 
 def benchmark_table(bench: pd.DataFrame) -> str:
     """One row per benchmark run, with the speed-up of the pipeline over naive ``fit``."""
+    from assignment_utils.benchmark import NAIVE_BASELINE
+
     naive = {row.model: row.seconds_per_epoch for row in bench.itertuples() if row.pipeline == "naive"}
     rows = []
     for row in bench.itertuples(index=False):
-        base, per_epoch = naive.get(row.model, math.nan), row.seconds_per_epoch
+        base = naive.get(NAIVE_BASELINE.get(row.model, row.model), math.nan)
+        per_epoch = row.seconds_per_epoch
         rows.append([row.pipeline, row.model, row.epochs,
                      "–" if pd.isna(per_epoch) else f"{per_epoch:.2f}",
                      "–" if pd.isna(base) or pd.isna(per_epoch) else f"{base / per_epoch:.1f}",

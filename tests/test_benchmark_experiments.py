@@ -91,11 +91,16 @@ def test_experiments_cli_model_defaults_are_separable_nets(tmp_path, monkeypatch
     defaults = {name: p.default for name, p in inspect.signature(separable_net).parameters.items()}
     assert seen == {name: defaults[name]
                     for name in ("widths", "stem_width", "kernel_size", "dropout", "bn_momentum",
-                                 "blocks", "dtype_policy")}
-    assert seen["dtype_policy"] == "float32"
+                                 "blocks", "dtype_policy", "separable_impl")}
+    assert seen["dtype_policy"] == "float32" and seen["separable_impl"] == "keras"
     assert experiments.main(["--data", str(SAMPLE_PATH), "--dtype-policy",
                              "mixed_bfloat16_outside_convs", "--out", str(tmp_path / "r.csv")]) == 0
     assert seen["dtype_policy"] == "mixed_bfloat16_outside_convs"
+    assert experiments.main(["--data", str(SAMPLE_PATH), "--separable-impl", "shifted",
+                             "--out", str(tmp_path / "r.csv")]) == 0
+    assert seen["separable_impl"] == "shifted"
+    with pytest.raises(SystemExit):
+        experiments.main(["--data", str(SAMPLE_PATH), "--separable-impl", "cudnn"])
     with pytest.raises(SystemExit):
         experiments.main(["--data", str(SAMPLE_PATH), "--dtype-policy", "float16"])
     assert experiments.main(["--data", str(SAMPLE_PATH), "--blocks", "2", "1", "1",

@@ -174,6 +174,11 @@ def test_phase_table_sums_and_shares():
      ("pointwise conv", "backward")),
     ("jit(train_step)/jvp(separable_net)/stem_sepconv/conv_general_dilated", "depthwise_conv",
      ("depthwise conv", "forward")),
+    # ShiftedSeparableConv2D's two halves, by their name scopes (functions of keras.ops).
+    ("jit(train_step)/transpose(jvp(separable_net))/stage1_res_b_sepconv/depthwise_conv/pad",
+     "pad", ("depthwise conv", "backward")),
+    ("jit(train_step)/jvp(separable_net)/classifier/pointwise_conv/dot_general", "matmul",
+     ("pointwise conv", "forward")),
     ("jit(train_step)/copy", "", ("other", "other")),
 ])
 def test_classify(op_name, function, phase):

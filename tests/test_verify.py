@@ -361,8 +361,8 @@ def test_the_command_line_reports_a_missing_model_without_a_traceback(tmp_path):
 
 
 @pytest.mark.parametrize("backend, device, slow", [
-    ("jax", "CPU", True), ("torch", "CPU", True), ("tensorflow", "CPU", False),
-    ("jax", "NVIDIA H100 80GB HBM3", False),
+    ("torch", "CPU", True), ("tensorflow", "CPU", False), ("jax", "NVIDIA H100 80GB HBM3", False),
+    ("jax", "CPU", False),  # scored with ShiftedSeparableConv2D instead (next test)
 ])
 def test_a_backend_slow_on_a_cpu_is_named_with_the_time_to_expect_and_the_faster_one(
         backend, device, slow):
@@ -377,10 +377,51 @@ def test_a_backend_slow_on_a_cpu_is_named_with_the_time_to_expect_and_the_faster
         assert re.search(r"https://github\.com/\S+/issues/\d+", said[0])
 
 
+def test_jax_on_a_cpu_scores_with_shifted_layers_and_says_so(trained):
+    """Only JAX on a CPU swaps: the trained net's 8 separable convolutions (stem, two per stage's
+    block and one projection per stage, the classifier), the same weights and predictions; a
+    subclassed model, which cannot be swapped, is scored as it is, and that is said."""
+    import keras
+
+    from assignment_utils.shifted_conv import ShiftedSeparableConv2D
+
+    model = keras.saving.load_model(trained)
+    for backend, device in (("tensorflow", "CPU"), ("torch", "CPU"), ("jax", "NVIDIA H200")):
+        said = []
+        assert verify_module._scoring_model(model, backend, device, said.append) == (model, 0)
+        assert said == []
+    said = []
+    scored, count = verify_module._scoring_model(model, "jax", "CPU", said.append)
+    assert count == 8 and sum(isinstance(layer, ShiftedSeparableConv2D)
+                              for layer in scored.layers) == 8
+    assert said == ["note: XLA's CPU depthwise (grouped) convolution is slow: "
+                    "https://github.com/jax-ml/jax/issues/23713; so 8 separable convolutions are "
+                    "scored as ShiftedSeparableConv2D, the same function from the same weights "
+                    "without convolutions"]
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("uint8")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(scored(images)),
+                               keras.ops.convert_to_numpy(model(images)), atol=1e-5)
+
+    class Holder(keras.Model):
+        def __init__(self):
+            super().__init__(name="holder")
+            self.conv = keras.layers.SeparableConv2D(10, 32)
+
+        def call(self, x):
+            return keras.ops.squeeze(self.conv(x), (1, 2))
+
+    holder = Holder()
+    holder(images.astype("float32"))
+    said = []
+    assert verify_module._scoring_model(holder, "jax", "CPU", said.append) == (holder, 0)
+    assert said[0].startswith("note: scoring with the model's own layers, slow on this CPU "
+                              "(holder is a subclassed model")
+
+
 @pytest.mark.slow
 def test_the_model_saved_on_tensorflow_reproduces_on_jax(trained):
     """The command on another backend than the one that saved the model, as a reader runs it:
-    the note on JAX's CPU speed comes first, before the slow part, then the same table."""
+    the note on scoring with shifted layers comes first, then the same table."""
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     result = subprocess.run([sys.executable, "-m", "assignment_utils.verify", str(trained),
@@ -388,8 +429,10 @@ def test_the_model_saved_on_tensorflow_reproduces_on_jax(trained):
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    assert " on jax (Keras " in lines[0] and lines[1].startswith("note: jax is slow on a CPU")
-    assert re.search(r"^backend: jax on CPU; data: 100 test images", result.stdout, re.M)
+    assert " on jax (Keras " in lines[0]
+    assert lines[1].startswith("note: XLA's CPU depthwise (grouped) convolution is slow")
+    assert re.search(r"^backend: jax on CPU, 8 separable convolutions scored as "
+                     r"ShiftedSeparableConv2D; data: 100 test images", result.stdout, re.M)
     assert lines[-1] == "reproduced: every recorded accuracy within 0.1 points"
 
 
