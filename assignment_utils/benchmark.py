@@ -3,11 +3,12 @@
 ``naive`` is what a student writes first: Adam, batch 128, float32 numpy arrays, one step per
 call. ``pipeline`` is :func:`assignment_utils.training.train` with the given ``TrainConfig``
 (the notebook's path: uint8 arrays, jittable augmentation, a whole epoch per call).
+``pipeline_no_xla`` is the same with ``jit_compile=False``; being far slower, it is measured on
+``NO_XLA_IMAGES`` training images for at most ``NO_XLA_EPOCHS`` epochs and its times are
+scaled to the whole training set (the ``note`` column says so). The model
 ``separable_net_shifted`` is ``separable_net`` with ``ShiftedSeparableConv2D`` layers (the same
 function and weights, computed by operations XLA can fuse); its naive baseline is
-``separable_net``'s (``NAIVE_BASELINE``). ``pipeline_no_xla`` is the same with ``jit_compile=False``; being far slower, it is measured on
-``NO_XLA_IMAGES`` training images for at most ``NO_XLA_EPOCHS`` epochs and its times are
-scaled to the whole training set (the ``note`` column says so). Every run shares one process, so
+``separable_net``'s (``NAIVE_BASELINE``). Every run shares one process, so
 their times compare. Rows are written as soon as they finish; a time budget stops the benchmark
 at an epoch's end, and a run cut short says so in ``note`` instead of reporting a time it did
 not measure.

@@ -56,6 +56,8 @@ PASSES = ("forward", "backward", "update", "other")
 # Name-scope pieces (Keras layer names, Keras functions) that decide a phase, in order; the
 # convolutions are told apart first, by the function of Keras's JAX backend that emitted them.
 _SCOPE_PHASES = (
+    # ShiftedSeparableConv2D's two halves (keras.ops, no convolution), by their name scopes.
+    ("/depthwise_conv/", "depthwise conv"), ("/pointwise_conv/", "pointwise conv"),
     ("cifar_augment", "augmentation"),
     ("_bn/", "batchnorm"), ("_relu/", "relu and add"), ("_add", "relu and add"),
     ("_pool", "pooling and dropout"), ("/pool/", "pooling and dropout"),
@@ -281,10 +283,8 @@ def classify(op_name: str, function: str, has_convolution: bool) -> tuple[str, s
         return "optimizer update", "update"
     else:
         direction = "other"
-    if function == "depthwise_conv" or "/depthwise_conv/" in op_name:
+    if function == "depthwise_conv":
         return "depthwise conv", direction
-    if "/pointwise_conv/" in op_name:
-        return "pointwise conv", direction
     if function == "conv" and (has_convolution or "_sepconv/" in op_name
                                or "classifier/" in op_name):
         return "pointwise conv", direction

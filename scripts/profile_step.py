@@ -7,8 +7,8 @@ On JAX (``KERAS_BACKEND=jax``): XLA's cost analysis and the optimized HLO of the
 bfloat16 activations (Keras's ``mixed_bfloat16``, everywhere or outside the separable
 convolutions) and with the separable convolutions as ``ShiftedSeparableConv2D`` (shifted
 products and a matrix product), each against float32 with Keras's layers from the same state,
-step times at several batch sizes, and the
-host's share (the batch iterator, the call, the per-epoch checkpoint). On any other backend:
+step times at several batch sizes, and the host's share (the batch iterator, the call, the
+per-epoch checkpoint). On any other backend:
 the wall time per step of ``fit`` at each batch size. Rows go to ``OUT/phases.csv`` (JAX) and
 ``OUT/steps.csv`` (every measurement, one a row; a run on another backend replaces that
 backend's rows)::
@@ -170,35 +170,35 @@ def profile_jax(args, data, record: Recorder, out: Path) -> None:
     for policy, impl in variants(args):
         model_b, trainer_b = build(config, policy, impl)
         step_b = sp.compiled_step(trainer_b, batch, state=initial)
-        policy = variant_name(policy, impl)
+        variant = variant_name(policy, impl)
         cost_b = step_b.cost()
-        record.add("XLA cost analysis: flops", cost_b["flops"], "FLOP", policy, config.batch_size)
-        record.add("XLA cost analysis: bytes accessed", cost_b["bytes accessed"], "bytes", policy,
+        record.add("XLA cost analysis: flops", cost_b["flops"], "FLOP", variant, config.batch_size)
+        record.add("XLA cost analysis: bytes accessed", cost_b["bytes accessed"], "bytes", variant,
                    config.batch_size)
-        record.add("XLA compile", step_b.compile_seconds, "s", policy, config.batch_size)
+        record.add("XLA compile", step_b.compile_seconds, "s", variant, config.batch_size)
         ops_b = sp.hlo_op_table(step_b.hlo_text())
-        seconds_b = traced_seconds(step_b, args.trace_repeats, ops_b, record, policy,
+        seconds_b = traced_seconds(step_b, args.trace_repeats, ops_b, record, variant,
                                    config.batch_size)
-        phases.append(sp.phase_table(ops_b, seconds_b).assign(variant=policy))
+        phases.append(sp.phase_table(ops_b, seconds_b).assign(variant=variant))
         times_b, (logs_b, state_b) = first_step(step_b, initial, args.repeats)
-        record.add("jitted step wall (median)", float(np.median(times_b)), "s", policy,
+        record.add("jitted step wall (median)", float(np.median(times_b)), "s", variant,
                    config.batch_size, runs=len(times_b))
-        record.add("loss of the step", float(logs_b["loss"]), "", policy, config.batch_size,
+        record.add("loss of the step", float(logs_b["loss"]), "", variant, config.batch_size,
                    note=f"float32: {float(logs_f32['loss']):.6f}")
         update_f32 = [a - b for a, b in zip(state_f32[0], initial[0])]
         update_b = [a - b for a, b in zip(state_b[0], initial[0])]
         record.add("weight update vs float32's, relative difference",
-                   relative(update_b, update_f32), "", policy, config.batch_size,
+                   relative(update_b, update_f32), "", variant, config.batch_size,
                    note="|dW - dW_f32| / |dW_f32|, same state and batch")
         record.add("BatchNorm moving statistics vs float32's, relative difference",
-                   relative(floats(state_b[1]), floats(state_f32[1])), "", policy,
+                   relative(floats(state_b[1]), floats(state_f32[1])), "", variant,
                    config.batch_size)
         probabilities_b = model_b.predict(probe, batch_size=config.batch_size, verbose=0)
         record.add("inference: max |probability - float32's|",
-                   float(np.abs(probabilities_b - probabilities_f32).max()), "", policy,
+                   float(np.abs(probabilities_b - probabilities_f32).max()), "", variant,
                    note=f"{len(probe)} test images, initial weights")
         record.add("inference: same class as float32", float(np.mean(
-            probabilities_b.argmax(1) == probabilities_f32.argmax(1))), "share", policy,
+            probabilities_b.argmax(1) == probabilities_f32.argmax(1))), "share", variant,
             note=f"{len(probe)} test images, initial weights")
     pd.concat(phases, ignore_index=True).to_csv(out / "phases.csv", index=False)
     if args.trained:
@@ -236,13 +236,13 @@ def compare_trained(args, data, record: Recorder) -> None:
     for policy, impl in variants(args):
         probabilities = with_separable_impl(with_dtype_policy(trained, policy), impl).predict(
             images, batch_size=250, verbose=0)
-        policy = variant_name(policy, impl)
+        variant = variant_name(policy, impl)
         record.add("inference: test accuracy", float(np.mean(probabilities.argmax(1) == labels)),
-                   "share", policy, note=note)
+                   "share", variant, note=note)
         record.add("inference: max |probability - float32's|",
-                   float(np.abs(probabilities - reference).max()), "", policy, note=note)
+                   float(np.abs(probabilities - reference).max()), "", variant, note=note)
         record.add("inference: same class as float32", float(np.mean(
-            probabilities.argmax(1) == reference.argmax(1))), "share", policy, note=note)
+            probabilities.argmax(1) == reference.argmax(1))), "share", variant, note=note)
 
 
 def profile_fit(args, data, record: Recorder) -> None:
