@@ -10,7 +10,8 @@ optimizer update, dtype casts, and the rest; forward and backward apart. Pure te
 
 :func:`compiled_step` builds the step itself, on JAX, exactly as Keras's ``fit`` jits it
 (``trainer.train_step`` with the state donated), for a trainer composed and compiled as
-``training.train`` does it (:func:`~assignment_utils.training.build_trainer`);
+``training.train`` does it (:func:`~assignment_utils.training.build_trainer`), here or, with
+``target``, for a GPU that need not be here (:mod:`~assignment_utils.gpu_target`);
 :func:`trace_seconds` times its operations with ``jax.profiler``, and the ``*_seconds`` helpers
 time the host's share (the call, the batch iterator, the per-epoch checkpoint) and ``fit`` on any
 backend.
@@ -32,6 +33,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+
+from assignment_utils.gpu_target import abstract_like, target_sharding
 
 
 # Bytes per element of XLA's element types (sub-byte types rounded up: XLA packs them, but
@@ -483,18 +486,23 @@ def trainer_state(trainer: keras.Model, batch: tuple[np.ndarray, np.ndarray],
 @dataclass
 class CompiledStep:
     """One step compiled by XLA, with what it took: ``lower_seconds`` (tracing the Python into
-    HLO) and ``compile_seconds`` (XLA's optimization and code generation)."""
+    HLO) and ``compile_seconds`` (XLA's optimization and code generation). ``target`` names the
+    card it was compiled for without one (``gpu_target``), None where it runs here."""
 
     compiled: object
     state: tuple
     batch: tuple
     lower_seconds: float
     compile_seconds: float
+    target: str | None = None
 
     def cost(self) -> dict[str, float]:
-        """XLA's cost analysis of the whole step: ``flops``, ``bytes accessed``, ..."""
+        """XLA's cost analysis of the whole step: ``flops``, ``bytes accessed``, ...; empty
+        where XLA gives none (a step compiled for a card that is not here)."""
         analysis = self.compiled.cost_analysis()
-        return dict(analysis[0] if isinstance(analysis, (list, tuple)) else analysis)
+        if isinstance(analysis, (list, tuple)):
+            analysis = analysis[0] if analysis else None
+        return dict(analysis or {})
 
     def hlo_text(self) -> str:
         return self.compiled.as_text()
@@ -505,6 +513,10 @@ class CompiledStep:
         the batch already on the device, each waited for; and the last ``(logs, state)``."""
         import jax
 
+        if self.target is not None:
+            raise RuntimeError(f"this step was compiled for the {self.target} without one "
+                               f"(gpu_target): it cannot run here; compile it without a target "
+                               f"to run it")
         state, batch = state if state is not None else self.state, jax.device_put(self.batch)
         times, logs = [], None
         for _ in range(repeats):
@@ -518,23 +530,29 @@ class CompiledStep:
 
 
 def compiled_step(trainer: keras.Model, batch: tuple[np.ndarray, np.ndarray],
-                  step: str = "train", state: tuple | None = None) -> CompiledStep:
+                  step: str = "train", state: tuple | None = None, target: str | None = None
+                  ) -> CompiledStep:
     """``trainer.train_step`` (or ``test_step``) jitted as Keras's JAX ``fit`` (``evaluate``)
     jits it, the state donated, lowered and compiled for ``batch`` and ``state`` (by default a
-    copy of the trainer's own, :func:`trainer_state`: the trainer keeps its weights)."""
+    copy of the trainer's own, :func:`trainer_state`: the trainer keeps its weights). With
+    ``target`` (a key of ``gpu_target.GPU_TARGETS``), compiled by XLA's GPU compiler for that
+    card, which need not be here (:mod:`~assignment_utils.gpu_target`): the HLO is the card's,
+    and the step cannot run."""
     _require_jax()
     import jax
     import jax.numpy as jnp
 
     own = trainer_state(trainer, batch, step)  # builds what fit builds, whatever the state
     state = jax.tree_util.tree_map(jnp.array, own if state is None else state)
+    arguments = (state, batch) if target is None else abstract_like(
+        (state, batch), target_sharding(target))
     function = trainer.train_step if step == "train" else trainer.test_step
     start = time.perf_counter()
-    lowered = jax.jit(function, donate_argnums=0).lower(state, batch)
+    lowered = jax.jit(function, donate_argnums=0).lower(*arguments)
     lowered_at = time.perf_counter()
     compiled = lowered.compile()
     return CompiledStep(compiled, state, batch, lowered_at - start,
-                        time.perf_counter() - lowered_at)
+                        time.perf_counter() - lowered_at, target)
 
 
 def dispatch_seconds(step: CompiledStep, repeats: int = 50) -> float:

@@ -9,12 +9,18 @@ convolutions) and with the separable convolutions as ``ShiftedSeparableConv2D`` 
 products and a matrix product), each against float32 with Keras's layers from the same state,
 step times at several batch sizes, and the host's share (the batch iterator, the call, the
 per-epoch checkpoint). On any other backend:
-the wall time per step of ``fit`` at each batch size. Rows go to ``OUT/phases.csv`` (JAX) and
+the wall time per step of ``fit`` at each batch size. With ``--gpu-target h100`` (or ``h200``),
+on a machine without the card: every variant's step compiled for that card by XLA's GPU
+compiler (``assignment_utils.gpu_target``; its own environment, ``.venv-gpu-compiler``), its
+bytes by phase and its compile time, nothing run. Rows go to ``OUT/phases.csv`` (JAX) and
 ``OUT/steps.csv`` (every measurement, one a row; a run on another backend replaces that
 backend's rows)::
 
     KERAS_BACKEND=jax python scripts/profile_step.py --out results/profile
     KERAS_BACKEND=tensorflow python scripts/profile_step.py --out results/profile
+    JAX_PLATFORMS=cpu KERAS_BACKEND=jax .venv-gpu-compiler/bin/python scripts/profile_step.py \
+        --gpu-target h100 --data assignment_utils/package_data/cifar10_sample.npz \
+        --out results/profile/gpu_compiler_h100
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import pandas as pd  # noqa: E402
 
 from assignment_utils import step_profile as sp  # noqa: E402
 from assignment_utils.data import add_data_arguments, load_cifar10  # noqa: E402
+from assignment_utils.gpu_target import GPU_TARGETS  # noqa: E402
 from assignment_utils.models import (SEPARABLE_IMPLEMENTATIONS, separable_net,  # noqa: E402
                                      with_dtype_policy, with_separable_impl)
 from assignment_utils.training import TrainConfig, build_trainer  # noqa: E402
@@ -225,6 +232,32 @@ def profile_jax(args, data, record: Recorder, out: Path) -> None:
                    note="steps_per_execution = the epoch, as train(); no validation")
 
 
+def profile_gpu_target(args, data, record: Recorder, out: Path) -> None:
+    """Every variant's training step compiled for ``args.gpu_target`` by XLA's GPU compiler on
+    this machine: bytes by phase (``phases.csv``), compile seconds and kernel counts."""
+    config = TrainConfig()
+    batch = sp.step_batch(data.x_train, data.y_train, config.batch_size)
+    note = f"compiled for the {args.gpu_target} on this machine, nothing run"
+    phases = []
+    for policy, impl in [("float32", "keras"), *variants(args)]:
+        variant = variant_name(policy, impl)
+        step = sp.compiled_step(build(config, policy, impl)[1], batch, target=args.gpu_target)
+        ops = sp.hlo_op_table(step.hlo_text())
+        if args.keep_ops:
+            ops.to_csv(out / f"ops_{variant.replace(', ', '_')}.csv.gz", index=False)
+        record.add("lower (trace to HLO)", step.lower_seconds, "s", variant, config.batch_size)
+        record.add("XLA compile, without autotuning", step.compile_seconds, "s", variant,
+                   config.batch_size, note=note)
+        record.add("bytes of the step's operations", float(ops.bytes.sum()), "bytes", variant,
+                   config.batch_size, note="step_profile.hlo_op_table")
+        for kind, opcodes in (("fusions", {"fusion"}), ("custom calls (cuDNN, cuBLAS)",
+                                                        {"custom-call"})):
+            record.add(f"kernels: {kind}", int(ops.opcode.isin(opcodes).sum()), "count",
+                       variant, config.batch_size)
+        phases.append(sp.phase_table(ops).assign(variant=variant))
+    pd.concat(phases, ignore_index=True).to_csv(out / "phases.csv", index=False)
+
+
 def compare_trained(args, data, record: Recorder) -> None:
     """Predictions of a trained model (``--trained``) in each variant against float32's."""
     trained = keras.saving.load_model(args.trained)
@@ -276,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-epochs", type=int, default=2, help="timed fit epochs (not JAX)")
     parser.add_argument("--predict-images", type=int, default=500)
     parser.add_argument("--keep-ops", action="store_true", help="also write ops_float32.csv.gz")
+    parser.add_argument("--gpu-target", choices=list(GPU_TARGETS),
+                        help="compile every variant's step for this card without one (XLA's "
+                             "GPU compiler; needs .venv-gpu-compiler and JAX_PLATFORMS=cpu)")
     parser.add_argument("--trained", type=Path,
                         help="a saved separable_net (.keras) to compare predictions on under "
                              "each policy, e.g. results/model.keras")
@@ -283,19 +319,26 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.batch_sizes) < 1 or args.repeats < 1 or args.trace_repeats < 1:
         parser.error("batch sizes, --repeats and --trace-repeats must be positive")
     backend = keras.backend.backend()
+    if args.gpu_target and backend != "jax":
+        parser.error(f"--gpu-target compiles with JAX: set KERAS_BACKEND=jax (it is {backend!r})")
     data = load_cifar10(args.data, subset=args.subset)
     args.out.mkdir(parents=True, exist_ok=True)
-    record = Recorder(backend)
+    record = Recorder(f"jax, for the {args.gpu_target}" if args.gpu_target else backend)
     versions = {"keras": keras.__version__, "numpy": np.__version__}
     if backend == "jax":
         import jax
-        versions.update(jax=jax.__version__, device=str(jax.devices()[0]))
+        device = jax.devices()[0]
+        versions.update(jax=jax.__version__, device=str(device), kind=device.device_kind,
+                        **{name: getattr(device, name) for name in (
+                            "core_count", "compute_capability") if hasattr(device, name)})
     elif backend == "tensorflow":
         import tensorflow as tf
         versions.update(tensorflow=tf.__version__)
     record.add("cpu cores", os.cpu_count(), "count",
                note=f"{platform.processor() or platform.machine()}; {versions}")
-    if backend == "jax":
+    if args.gpu_target:
+        profile_gpu_target(args, data, record, args.out)
+    elif backend == "jax":
         profile_jax(args, data, record, args.out)
     else:
         profile_fit(args, data, record)
@@ -303,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / "steps.csv"
     if path.exists():
         kept = pd.read_csv(path)
-        table = pd.concat([kept[kept.backend != backend], table], ignore_index=True)
+        table = pd.concat([kept[kept.backend != record.backend], table], ignore_index=True)
     table.to_csv(path, index=False)
     print(f"wrote {path}" + (f" and {args.out / 'phases.csv'}" if backend == "jax" else ""))
     return 0
