@@ -17,7 +17,7 @@ It needs an environment of its own, since the CUDA plugin makes JAX try the card
 ``JAX_PLATFORMS=cpu`` set before JAX starts::
 
     JAX_PLATFORMS=cpu KERAS_BACKEND=jax .venv-gpu-compiler/bin/python scripts/profile_step.py \\
-        --gpu-target h100 --out results/profile/gpu_compiler_h100
+        --gpu-target h100 --out results/profile/gpu_compiler/h100
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ backend's rows)::
     KERAS_BACKEND=tensorflow python scripts/profile_step.py --out results/profile
     JAX_PLATFORMS=cpu KERAS_BACKEND=jax .venv-gpu-compiler/bin/python scripts/profile_step.py \
         --gpu-target h100 --data assignment_utils/package_data/cifar10_sample.npz \
-        --out results/profile/gpu_compiler_h100
+        --out results/profile/gpu_compiler/h100
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import pandas as pd  # noqa: E402
 
 from assignment_utils import step_profile as sp  # noqa: E402
 from assignment_utils.data import add_data_arguments, load_cifar10  # noqa: E402
-from assignment_utils.gpu_target import GPU_TARGETS  # noqa: E402
+from assignment_utils.gpu_target import GPU_TARGETS, target_sharding  # noqa: E402
 from assignment_utils.models import (SEPARABLE_IMPLEMENTATIONS, separable_net,  # noqa: E402
                                      with_dtype_policy, with_separable_impl)
 from assignment_utils.training import TrainConfig, build_trainer  # noqa: E402
@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="steps per timed fit epoch (0: no fit timing on JAX)")
     parser.add_argument("--fit-epochs", type=int, default=2, help="timed fit epochs (not JAX)")
     parser.add_argument("--predict-images", type=int, default=500)
-    parser.add_argument("--keep-ops", action="store_true", help="also write ops_float32.csv.gz")
+    parser.add_argument("--keep-ops", action="store_true",
+                        help="also write the operation tables (ops_*.csv.gz)")
     parser.add_argument("--gpu-target", choices=list(GPU_TARGETS),
                         help="compile every variant's step for this card without one (XLA's "
                              "GPU compiler; needs .venv-gpu-compiler and JAX_PLATFORMS=cpu)")
@@ -321,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     backend = keras.backend.backend()
     if args.gpu_target and backend != "jax":
         parser.error(f"--gpu-target compiles with JAX: set KERAS_BACKEND=jax (it is {backend!r})")
+    if args.gpu_target:
+        try:
+            target_sharding(args.gpu_target)  # refused here, before any work, saying why
+        except RuntimeError as error:
+            parser.error(str(error))
     data = load_cifar10(args.data, subset=args.subset)
     args.out.mkdir(parents=True, exist_ok=True)
     record = Recorder(f"jax, for the {args.gpu_target}" if args.gpu_target else backend)
