@@ -22,6 +22,7 @@ It needs an environment of its own, since the CUDA plugin makes JAX try the card
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from dataclasses import dataclass
 
@@ -103,11 +104,13 @@ def cuda_plugin_installed() -> bool:
             and importlib.util.find_spec("jax_plugins.xla_cuda12") is not None)
 
 
+@functools.lru_cache(maxsize=None)
 def target_sharding(name: str):
     """A ``jax.sharding.NamedSharding`` on the one card ``name`` describes: arguments given it
     (as ``jax.ShapeDtypeStruct``, :func:`abstract_like`) make ``jax.jit(f).lower(...)
-    .compile()`` compile ``f`` for that card. Refused, saying what to do, without JAX's CUDA
-    plugin or where JAX may use a GPU (``JAX_PLATFORMS`` must be ``cpu``)."""
+    .compile()`` compile ``f`` for that card. Made once per card and process. Refused, saying
+    what to do, without JAX's CUDA plugin or where JAX may use a GPU (``JAX_PLATFORMS`` must be
+    ``cpu``)."""
     target = gpu_target(name)
     if not cuda_plugin_installed():
         raise RuntimeError(f"XLA's GPU compiler is not installed in this environment: make one "

@@ -320,9 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.batch_sizes) < 1 or args.repeats < 1 or args.trace_repeats < 1:
         parser.error("batch sizes, --repeats and --trace-repeats must be positive")
     backend = keras.backend.backend()
-    if args.gpu_target and backend != "jax":
-        parser.error(f"--gpu-target compiles with JAX: set KERAS_BACKEND=jax (it is {backend!r})")
     if args.gpu_target:
+        if backend != "jax":
+            parser.error(f"--gpu-target compiles with JAX: set KERAS_BACKEND=jax (it is "
+                         f"{backend!r})")
         try:
             target_sharding(args.gpu_target)  # refused here, before any work, saying why
         except RuntimeError as error:

@@ -4,7 +4,6 @@ environment with XLA's GPU compiler exists) a real compile of the render's step 
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
