@@ -15,10 +15,13 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assignment_utils.data import SAMPLE_PATH, load_cifar10
 from assignment_utils.models import separable_net
-from assignment_utils.training import TrainConfig, make_optimizer, train
+from assignment_utils.training import TrainConfig, learning_rate_reader, make_optimizer, train
+from profiles import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(batch_size=50, learning_rate=0.05, warmup_fraction=0.25, cutout=4)
@@ -253,3 +256,87 @@ def test_training_runs_on_other_backends(tmp_path, backend):
     # Keras's PyTorch backend refuses steps_per_execution > 1: train() says so and uses 1.
     assert ("training with steps_per_execution=1" in err) == (backend == "torch")
     assert (tmp_path / "model.keras").exists()
+
+
+
+def _jax_compile_counter():
+    """A list whose first item counts XLA compilations from now on (JAX only)."""
+    jax = pytest.importorskip("jax")
+    if keras.backend.backend() != "jax":
+        pytest.skip("counts JAX's compilations: run under JAX by test_jax_compile_counts")
+    count = [0]
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, seconds, **kwargs: count.__setitem__(
+            0, count[0] + (event == "/jax/core/compile/backend_compile_duration")))
+    return count
+
+
+@settings(max_examples=examples(40))
+@given(epochs=st.integers(1, 60), steps_per_epoch=st.integers(1, 300),
+       warmup_fraction=st.floats(0, 0.99), learning_rate=st.floats(1e-4, 9.9),
+       schedule=st.sampled_from(["cosine", "constant"]), where=st.floats(0, 1.1))
+def test_learning_rate_reader_gives_the_optimizers_own_rate(epochs, steps_per_epoch,
+                                                            warmup_fraction, learning_rate,
+                                                            schedule, where):
+    config = TrainConfig(epochs=epochs, warmup_fraction=warmup_fraction,
+                         learning_rate=learning_rate, schedule=schedule)
+    optimizer = make_optimizer(config, steps_per_epoch)
+    optimizer.build([keras.Variable(1.0)])
+    optimizer.iterations.assign(int(where * epochs * steps_per_epoch))
+    eager = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    # Keras's own value: the same on TensorFlow; on JAX, compiled as one program, within a few
+    # float32 rounding steps of the peak rate (the cosine's arithmetic, fused).
+    rounding = float(np.spacing(np.float32(learning_rate)))
+    assert abs(learning_rate_reader(optimizer)() - eager) <= (
+        4 * rounding if keras.backend.backend() == "jax" else 0)
+
+
+def test_reading_the_learning_rate_compiles_once_on_jax():
+    """Keras's CosineDecay, evaluated eagerly on JAX, compiles its ops.cond anew at every call:
+    reading the rate for the log cost a compilation in every epoch."""
+    compiles = _jax_compile_counter()
+    # 7 epochs of 9 steps, warm-up over round(0.3 * 63) = 19 steps: both branches, the switch
+    # between them, the last step and a step past it.
+    optimizer = make_optimizer(TrainConfig(epochs=7, warmup_fraction=0.3), steps_per_epoch=9)
+    optimizer.build([keras.Variable(1.0)])
+    read = learning_rate_reader(optimizer)
+    values, counts = [], []
+    for step in [0, 1, 18, 19, 20, 40, 62, 63, 80]:
+        optimizer.iterations.assign(step)
+        before = compiles[0]
+        values.append(read())
+        counts.append(compiles[0] - before)
+    assert counts[0] >= 1 and counts[1:] == [0] * 8
+    assert values[0] == pytest.approx(0.02)       # a tenth of the default peak 0.2
+    assert values[3] == pytest.approx(0.2)        # the peak, at the end of the warm-up
+    assert values[-1] == pytest.approx(0.0002)    # a thousandth of it, at the end and past it
+
+
+def test_training_compiles_nothing_after_the_first_epoch_on_jax(tmp_path, sample):
+    compiles = _jax_compile_counter()
+
+    class CompilesPerEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.before = compiles[0]
+
+        def on_epoch_end(self, epoch, logs=None):  # after EpochStats has read the rate
+            per_epoch.append(compiles[0] - self.before)
+
+    per_epoch = []
+    train(_tiny_model(), (sample.x_train, sample.y_train), (sample.x_test, sample.y_test),
+          TrainConfig(epochs=3, verbose=0, **SMALL), tmp_path, callbacks=[CompilesPerEpoch()])
+    # The first epoch compiles the training and the test step; the others nothing.
+    assert per_epoch[0] >= 2 and per_epoch[1:] == [0, 0]
+
+
+@pytest.mark.slow
+def test_jax_compile_counts():
+    """The JAX-only tests above, run by pytest under JAX."""
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__)),
+         "-k", "learning_rate_reader or compiles"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "3 passed" in result.stdout and "skipped" not in result.stdout
