@@ -136,20 +136,24 @@ def benchmark_table(bench: pd.DataFrame) -> str:
     from assignment_utils.benchmark import NAIVE_BASELINE
 
     naive = {row.model: row.seconds_per_epoch for row in bench.itertuples() if row.pipeline == "naive"}
+    # Benchmarks before 2026-12-07 did not time an epoch's whole cycle: "–" there.
+    cycles = bench.get("cycle_seconds_per_epoch", pd.Series(math.nan, index=bench.index))
     rows = []
-    for row in bench.itertuples(index=False):
+    for row, cycle in zip(bench.itertuples(index=False), cycles):
         base = naive.get(NAIVE_BASELINE.get(row.model, row.model), math.nan)
         per_epoch = row.seconds_per_epoch
         rows.append([row.pipeline, row.model, row.epochs,
                      "–" if pd.isna(per_epoch) else f"{per_epoch:.2f}",
+                     "–" if pd.isna(cycle) else f"{cycle:.2f}",
                      "–" if pd.isna(base) or pd.isna(per_epoch) else f"{base / per_epoch:.1f}",
                      "–" if pd.isna(per_epoch) else f"{50 * per_epoch:.0f}",
                      _seconds(row.compile_seconds), f"{row.device}, {row.backend}",
                      "" if pd.isna(row.note) else row.note])
     return "\n".join(_markdown(
-        ["pipeline", "model", "epochs timed", "s per 50,000-image epoch", "× naive fit",
-         "50 epochs (s)", "compile s", "card, backend", "note"],
-        [False, False] + [True] * 5 + [False, False], rows))
+        ["pipeline", "model", "epochs timed", "s per 50,000-image epoch",
+         "s per epoch with checkpoint and log", "× naive fit", "50 epochs (s)", "compile s",
+         "card, backend", "note"],
+        [False, False] + [True] * 6 + [False, False], rows))
 
 
 def selection_table(selection: pd.DataFrame) -> str:

@@ -24,6 +24,11 @@ def test_benchmark_compares_naive_fit_and_pipeline(tmp_path, capsys):
     assert list(zip(table.pipeline, table.model)) == list(benchmark.DEFAULT_RUNS)
     assert (table.epochs == 2).all() and (table.seconds_per_epoch > 0).all()
     assert (table.compile_seconds >= 0).all() and table.note.isna().all()
+    # An epoch's cycle (end to end) holds the epoch and what runs after it: the pipeline's
+    # checkpoint and log take time on top.
+    assert (table.cycle_seconds_per_epoch >= table.seconds_per_epoch).all()
+    pipelines = table[table.pipeline == "pipeline"]
+    assert (pipelines.cycle_seconds_per_epoch > pipelines.seconds_per_epoch).all()
     assert table.val_acc.between(0, 1).all() and (table.backend == "tensorflow").all()
     printed = capsys.readouterr().out
     assert "device: CPU" in printed and "naive" in printed and "pipeline_no_xla" in printed
