@@ -258,17 +258,20 @@ def test_training_runs_on_other_backends(tmp_path, backend):
     assert (tmp_path / "model.keras").exists()
 
 
-
-def _jax_compile_counter():
-    """A list whose first item counts XLA compilations from now on (JAX only)."""
+@pytest.fixture
+def jax_compiles():
+    """A list whose first item counts XLA compilations during the test (JAX only)."""
     jax = pytest.importorskip("jax")
     if keras.backend.backend() != "jax":
         pytest.skip("counts JAX's compilations: run under JAX by test_jax_compile_counts")
     count = [0]
-    jax.monitoring.register_event_duration_secs_listener(
-        lambda event, seconds, **kwargs: count.__setitem__(
-            0, count[0] + (event == "/jax/core/compile/backend_compile_duration")))
-    return count
+
+    def listener(event, seconds, **kwargs):
+        count[0] += event == "/jax/core/compile/backend_compile_duration"
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    yield count
+    jax.monitoring.unregister_event_duration_listener(listener)
 
 
 @settings(max_examples=examples(40))
@@ -291,10 +294,9 @@ def test_learning_rate_reader_gives_the_optimizers_own_rate(epochs, steps_per_ep
         4 * rounding if keras.backend.backend() == "jax" else 0)
 
 
-def test_reading_the_learning_rate_compiles_once_on_jax():
+def test_reading_the_learning_rate_compiles_once_on_jax(jax_compiles):
     """Keras's CosineDecay, evaluated eagerly on JAX, compiles its ops.cond anew at every call:
     reading the rate for the log cost a compilation in every epoch."""
-    compiles = _jax_compile_counter()
     # 7 epochs of 9 steps, warm-up over round(0.3 * 63) = 19 steps: both branches, the switch
     # between them, the last step and a step past it.
     optimizer = make_optimizer(TrainConfig(epochs=7, warmup_fraction=0.3), steps_per_epoch=9)
@@ -303,24 +305,22 @@ def test_reading_the_learning_rate_compiles_once_on_jax():
     values, counts = [], []
     for step in [0, 1, 18, 19, 20, 40, 62, 63, 80]:
         optimizer.iterations.assign(step)
-        before = compiles[0]
+        before = jax_compiles[0]
         values.append(read())
-        counts.append(compiles[0] - before)
+        counts.append(jax_compiles[0] - before)
     assert counts[0] >= 1 and counts[1:] == [0] * 8
     assert values[0] == pytest.approx(0.02)       # a tenth of the default peak 0.2
     assert values[3] == pytest.approx(0.2)        # the peak, at the end of the warm-up
     assert values[-1] == pytest.approx(0.0002)    # a thousandth of it, at the end and past it
 
 
-def test_training_compiles_nothing_after_the_first_epoch_on_jax(tmp_path, sample):
-    compiles = _jax_compile_counter()
-
+def test_training_compiles_nothing_after_the_first_epoch_on_jax(tmp_path, sample, jax_compiles):
     class CompilesPerEpoch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.before = compiles[0]
+            self.before = jax_compiles[0]
 
         def on_epoch_end(self, epoch, logs=None):  # after EpochStats has read the rate
-            per_epoch.append(compiles[0] - self.before)
+            per_epoch.append(jax_compiles[0] - self.before)
 
     per_epoch = []
     train(_tiny_model(), (sample.x_train, sample.y_train), (sample.x_test, sample.y_test),
