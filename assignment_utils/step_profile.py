@@ -13,7 +13,7 @@ optimizer update, dtype casts, and the rest; forward and backward apart. Pure te
 ``training.train`` does it (:func:`~assignment_utils.training.build_trainer`), here or, with
 ``target``, for a GPU that need not be here (:mod:`~assignment_utils.gpu_target`);
 :func:`trace_seconds` times its operations with ``jax.profiler``, and the ``*_seconds`` helpers
-time the host's share (the call, the batch iterator, the per-epoch checkpoint) and ``fit`` on any
+time the host's share (the call, the batch iterator, the checkpoint) and ``fit`` on any
 backend.
 
 >>> table = hlo_op_table(open("step.hlo").read())        # doctest: +SKIP
@@ -670,7 +670,7 @@ def iterator_seconds(batch: tuple[np.ndarray, np.ndarray], steps: int) -> float:
 def checkpoint_seconds(trainer: keras.Model, directory: str | os.PathLike, repeats: int = 3
                        ) -> float:
     """Median wall seconds of ``trainer.save_weights`` (weights and optimizer state), the work
-    ``training.EpochCheckpoint`` does after every epoch."""
+    ``training.EpochCheckpoint`` does when it saves."""
     path = Path(directory) / "profile.weights.h5"
     times = []
     for _ in range(repeats):

@@ -8,7 +8,7 @@ bfloat16 activations (Keras's ``mixed_bfloat16``, everywhere or outside the sepa
 convolutions) and with the separable convolutions as ``ShiftedSeparableConv2D`` (shifted
 products and a matrix product), each against float32 with Keras's layers from the same state,
 step times at several batch sizes, and the host's share (the batch iterator, the call, the
-per-epoch checkpoint). On any other backend:
+checkpoint). On any other backend:
 the wall time per step of ``fit`` at each batch size. With ``--gpu-target h100`` (or ``h200``),
 on a machine without the card: every variant's step compiled for that card by XLA's GPU
 compiler (``assignment_utils.gpu_target``; its own environment, ``.venv-gpu-compiler``), its

@@ -25,7 +25,7 @@ def test_benchmark_compares_naive_fit_and_pipeline(tmp_path, capsys):
     assert (table.epochs == 2).all() and (table.seconds_per_epoch > 0).all()
     assert (table.compile_seconds >= 0).all() and table.note.isna().all()
     # An epoch's cycle (end to end) holds the epoch and what runs after it: the pipeline's
-    # checkpoint and log take time on top.
+    # checkpoint (epoch 2 is the run's last, so it is saved) and log take time on top.
     assert (table.cycle_seconds_per_epoch >= table.seconds_per_epoch).all()
     pipelines = table[table.pipeline == "pipeline"]
     assert (pipelines.cycle_seconds_per_epoch > pipelines.seconds_per_epoch).all()

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 import re
 import signal
@@ -20,7 +21,9 @@ from hypothesis import strategies as st
 
 from assignment_utils.data import SAMPLE_PATH, load_cifar10
 from assignment_utils.models import separable_net
-from assignment_utils.training import TrainConfig, learning_rate_reader, make_optimizer, train
+from assignment_utils import training
+from assignment_utils.training import (EpochCheckpoint, TrainConfig, learning_rate_reader,
+                                         make_optimizer, train)
 from profiles import examples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,6 +196,130 @@ def test_bad_inputs_are_rejected(tmp_path, sample):
         train(_tiny_model(), good, good, {"epochs": 1}, tmp_path)
 
 
+class _Clock:
+    """A stand-in for ``time.monotonic`` that moves only when told."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        return self.now
+
+
+class _SavedEpochs:
+    """A stand-in model that records which epochs ``EpochCheckpoint`` saved (from the file names)."""
+
+    def __init__(self):
+        self.saved = []
+
+    def save_weights(self, path, overwrite=False):
+        self.saved.append(int(re.fullmatch(r"epoch_(\d+)\.weights\.h5", Path(path).name)[1]))
+        Path(path).write_bytes(b"weights")
+
+
+def _checkpoint_run(directory, monkeypatch, durations, seconds, stop_after=None):
+    """Drive an ``EpochCheckpoint`` through epochs of the given wall ``durations`` (a fake clock),
+    as ``fit`` calls it; with ``stop_after``, the run stops early after that many epochs."""
+    clock, model = _Clock(), _SavedEpochs()
+    monkeypatch.setattr(training, "time", clock)
+    callback = EpochCheckpoint(directory, seconds)
+    callback.set_model(model)
+    callback.set_params({"epochs": len(durations)})
+    callback.on_train_begin()
+    ends = []
+    for epoch, duration in enumerate(durations[:stop_after]):
+        clock.now += duration
+        ends.append(clock.now)
+        callback.on_epoch_end(epoch)
+    callback.on_train_end()
+    return model.saved, ends
+
+
+def test_checkpoints_are_saved_once_the_interval_has_passed_and_after_the_last_epoch(
+        tmp_path, monkeypatch):
+    # Read by hand: epochs end at 4, 8, 12, 16 and 20 s; 12 s is the first end 10 s after the
+    # start, 20 s the last epoch.
+    assert _checkpoint_run(tmp_path / "a", monkeypatch, [4] * 5, 10)[0] == [3, 5]
+    # A first epoch of 25 s (the compilation) and 49 of 1 s, as on a card: 6 saves, not 50.
+    assert _checkpoint_run(tmp_path / "b", monkeypatch, [25] + [1] * 49, 10)[0] == [
+        1, 11, 21, 31, 41, 50]
+    assert _checkpoint_run(tmp_path / "c", monkeypatch, [4] * 5, 0)[0] == [1, 2, 3, 4, 5]
+    assert _checkpoint_run(tmp_path / "d", monkeypatch, [4] * 5, math.inf)[0] == [5]
+    # An early stop (EarlyStopping, TerminateOnNaN) after epoch 2 of 5 saves epoch 2.
+    assert _checkpoint_run(tmp_path / "e", monkeypatch, [4] * 5, 10, stop_after=2)[0] == [2]
+    assert json.loads((tmp_path / "e" / "checkpoint.json").read_text())["epoch"] == 2
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(durations=st.lists(st.floats(0, 100), min_size=1, max_size=30),
+       seconds=st.one_of(st.just(0.0), st.floats(0, 200), st.just(math.inf)),
+       stopped=st.integers(1, 30))
+def test_a_checkpoint_is_saved_when_and_only_when_the_interval_has_passed(
+        tmp_path_factory, durations, seconds, stopped):
+    """On generated epoch times: the last epoch run is saved; every other save comes at least
+    ``seconds`` after the one before (or the start), and no epoch that ends that late is skipped.
+    Only the last save's files are left."""
+    directory = tmp_path_factory.mktemp("checkpoint")
+    stop_after = min(stopped, len(durations))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        saved, ends = _checkpoint_run(directory, monkeypatch, durations, seconds, stop_after)
+    assert saved == sorted(set(saved)) and saved[-1] == stop_after
+    last_save = 0.0
+    for epoch, end in enumerate(ends, start=1):
+        due = end - last_save >= seconds
+        assert (epoch in saved) == (due or epoch == stop_after), (epoch, end, last_save)
+        if epoch in saved:
+            last_save = end
+    if seconds == 0:
+        assert saved == list(range(1, stop_after + 1))
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "checkpoint.json", f"epoch_{stop_after:03d}.weights.h5"]
+    assert json.loads((directory / "checkpoint.json").read_text())["epoch"] == stop_after
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Raises at the end of an epoch, after the run's own callbacks: a kill after that epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_a_run_killed_between_checkpoints_resumes_from_the_last_one(tmp_path, sample, capsys):
+    """Killed after epoch 3 of 4, with a save every epoch and with none before the last: the
+    rerun resumes after epoch 3, or trains from the start, and each log holds 4 epochs once."""
+    data = (sample.x_train, sample.y_train), (sample.x_test, sample.y_test)
+    config = TrainConfig(epochs=4, **SMALL, verbose=0)
+    for seconds, resumed in ((0, "resuming at epoch 4 of 4"), (math.inf, None)):
+        output_dir = tmp_path / str(seconds)
+        with pytest.raises(KeyboardInterrupt):
+            train(_tiny_model(), *data, config, output_dir, callbacks=[_Interrupt(3)],
+                  seconds_between_checkpoints=seconds)
+        assert len(pd.read_csv(output_dir / "log.csv")) == 3
+        assert (output_dir / "checkpoint" / "checkpoint.json").exists() == (seconds == 0)
+        capsys.readouterr()
+        history = train(_tiny_model(), *data, config, output_dir, seconds_between_checkpoints=seconds)
+        out = capsys.readouterr().out
+        assert (resumed in out) if resumed else ("resuming" not in out)
+        assert list(history["epoch"]) == [1, 2, 3, 4]
+        assert list(pd.read_csv(output_dir / "log.csv")["epoch"]) == [0, 1, 2, 3]
+        checkpoint = json.loads((output_dir / "checkpoint" / "checkpoint.json").read_text())
+        assert checkpoint["epoch"] == 4
+
+
+@pytest.mark.parametrize("seconds", [-1, math.nan, "10", True, None])
+def test_a_bad_checkpoint_interval_is_refused_before_anything_is_written(tmp_path, sample, seconds):
+    data = (sample.x_train, sample.y_train), (sample.x_test, sample.y_test)
+    with pytest.raises(ValueError, match=r"seconds_between_checkpoints must be a number >= 0"):
+        train(_tiny_model(), *data, TrainConfig(epochs=1, **SMALL, verbose=0), tmp_path / "run",
+              seconds_between_checkpoints=seconds)
+    assert not (tmp_path / "run").exists()
+
+
 RUN_SCRIPT = textwrap.dedent(f"""
     import sys, keras
     from assignment_utils.data import SAMPLE_PATH, load_cifar10
@@ -203,7 +330,8 @@ RUN_SCRIPT = textwrap.dedent(f"""
     model = separable_net(widths=(8, 16), stem_width=8, dropout=(0.0, 0.1), blocks=1)
     config = TrainConfig(epochs=int(sys.argv[2]), steps_per_execution=eval(sys.argv[3]), verbose=0,
                          **{SMALL!r})
-    history = train(model, (data.x_train, data.y_train), (data.x_test, data.y_test), config, sys.argv[1])
+    history = train(model, (data.x_train, data.y_train), (data.x_test, data.y_test), config, sys.argv[1],
+                    seconds_between_checkpoints=0)
     print("EPOCHS", list(history["epoch"]))
 """)
 
