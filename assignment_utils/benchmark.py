@@ -8,8 +8,10 @@ call. ``pipeline`` is :func:`assignment_utils.training.train` with the given ``T
 scaled to the whole training set (the ``note`` column says so). ``seconds_per_epoch`` is an
 epoch's own time (its steps and its evaluation, as ``EpochStats`` logs it);
 ``cycle_seconds_per_epoch`` the time from one epoch's end to the next, so also what runs after
-the epoch is timed (the pipeline's checkpoint and log): what a user waits per epoch once the
-step is compiled. Both are medians over epochs 2..N. The model
+the epoch is timed (the pipeline's log, and its checkpoint in the epochs that save one): what a
+user waits per epoch once the step is compiled. Both are medians over epochs 2..N, so a
+checkpoint saved at most every 10 s (``train``'s default) drops out of the median once epochs
+are shorter than that. The model
 ``separable_net_shifted`` is ``separable_net`` with ``ShiftedSeparableConv2D`` layers (the same
 function and weights, computed by operations XLA can fuse); its naive baseline is
 ``separable_net``'s (``NAIVE_BASELINE``). Every run shares one process, so

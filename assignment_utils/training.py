@@ -265,6 +265,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._unsaved_epoch = epoch
+        # The last epoch is saved here, not left to on_train_end: fit calls the optimizer's
+        # finalize_variable_values (with use_ema, the average into the weights) before that.
         last = epoch + 1 >= self.params.get("epochs", math.inf)
         if last or time.monotonic() - self._saved_at >= self.seconds_between_checkpoints:
             self._save(epoch)

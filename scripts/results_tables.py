@@ -151,7 +151,7 @@ def benchmark_table(bench: pd.DataFrame) -> str:
                      "" if pd.isna(row.note) else row.note])
     return "\n".join(_markdown(
         ["pipeline", "model", "epochs timed", "s per 50,000-image epoch",
-         "s per epoch with checkpoint and log", "× naive fit", "50 epochs (s)", "compile s",
+         "s per epoch, end to end", "× naive fit", "50 epochs (s)", "compile s",
          "card, backend", "note"],
         [False, False] + [True] * 6 + [False, False], rows))
 
