@@ -47,8 +47,8 @@ def _pct(value: float) -> str:
     return "–" if pd.isna(value) else f"{100 * value:.2f} %"
 
 
-def _seconds(value: float) -> str:
-    return "–" if pd.isna(value) else f"{value:.1f}"
+def _seconds(value: float, digits: int = 1) -> str:
+    return "–" if pd.isna(value) else f"{value:.{digits}f}"
 
 
 def _markdown(header: list[str], numeric: list[bool], rows: list[list[object]]) -> list[str]:
@@ -136,17 +136,16 @@ def benchmark_table(bench: pd.DataFrame) -> str:
     from assignment_utils.benchmark import NAIVE_BASELINE
 
     naive = {row.model: row.seconds_per_epoch for row in bench.itertuples() if row.pipeline == "naive"}
-    # Benchmarks before 2026-12-07 did not time an epoch's whole cycle: "–" there.
-    cycles = bench.get("cycle_seconds_per_epoch", pd.Series(math.nan, index=bench.index))
     rows = []
-    for row, cycle in zip(bench.itertuples(index=False), cycles):
+    for row in bench.itertuples(index=False):
         base = naive.get(NAIVE_BASELINE.get(row.model, row.model), math.nan)
         per_epoch = row.seconds_per_epoch
-        rows.append([row.pipeline, row.model, row.epochs,
-                     "–" if pd.isna(per_epoch) else f"{per_epoch:.2f}",
-                     "–" if pd.isna(cycle) else f"{cycle:.2f}",
+        # Benchmarks before 2026-12-07 did not time an epoch's whole cycle: "–" there.
+        cycle = getattr(row, "cycle_seconds_per_epoch", math.nan)
+        rows.append([row.pipeline, row.model, row.epochs, _seconds(per_epoch, digits=2),
+                     _seconds(cycle, digits=2),
                      "–" if pd.isna(base) or pd.isna(per_epoch) else f"{base / per_epoch:.1f}",
-                     "–" if pd.isna(per_epoch) else f"{50 * per_epoch:.0f}",
+                     _seconds(50 * per_epoch, digits=0),
                      _seconds(row.compile_seconds), f"{row.device}, {row.backend}",
                      "" if pd.isna(row.note) else row.note])
     return "\n".join(_markdown(
