@@ -29,7 +29,8 @@ Every phase has a deadline inside ``--budget`` seconds and stops itself in time;
 written, and what did not is reported as not finished, never as done.
 
     CIFAR10_PATH=/data/cifar10.npz python scripts/gpu_campaign.py --out results/gpu --budget 480
-    CIFAR10_PATH=... python scripts/gpu_campaign.py --out smoke --smoke   # CPU, minutes
+    CIFAR10_PATH=assignment_utils/package_data/cifar10_sample.npz \
+        python scripts/gpu_campaign.py --out smoke --smoke   # CPU, about 2 min on 2 cores
     CIFAR10_PATH=... python scripts/gpu_campaign.py --out DIR --phases selection \
         --candidates results/candidates.txt --budget 280
     CIFAR10_PATH=... python scripts/gpu_campaign.py --out DIR --phases graded selection \
@@ -343,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the runs (inside the checkout; emptied first)")
     parser.add_argument("--budget", type=float, default=480, help="seconds for everything")
     parser.add_argument("--smoke", action="store_true",
-                        help="one epoch per training and two per benchmark run: a CPU check")
+                        help="one epoch per training and two per benchmark run: a CPU check, meant for the "
+                             "packaged 200-image sample (full CIFAR-10 takes too long on a CPU)")
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=["graded", "benchmark"])
     parser.add_argument("--candidates", type=Path, help="candidates for the selection phase")
     parser.add_argument("--report-seconds", type=float, default=20,
