@@ -344,8 +344,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the runs (inside the checkout; emptied first)")
     parser.add_argument("--budget", type=float, default=480, help="seconds for everything")
     parser.add_argument("--smoke", action="store_true",
-                        help="one epoch per training and two per benchmark run: a CPU check, meant for the "
-                             "packaged 200-image sample (full CIFAR-10 takes too long on a CPU)")
+                        help="one epoch per training and two per benchmark run: a CPU check, meant "
+                             "for the packaged 200-image sample (full CIFAR-10 takes too long "
+                             "on a CPU)")
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=["graded", "benchmark"])
     parser.add_argument("--candidates", type=Path, help="candidates for the selection phase")
     parser.add_argument("--report-seconds", type=float, default=20,
